@@ -1,0 +1,6 @@
+//! Shared code of the Soundlake Rust services.
+//!
+//! One small library that the binaries (`eventsim`, `soundlake-ingest`, `soundlake-loader`) use
+//! instead of copying code between them.
+
+pub mod lake;

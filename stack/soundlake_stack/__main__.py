@@ -1,0 +1,124 @@
+"""`scripts/stack`: install, start, check and stop the local stack of real services."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from . import config, process
+from .service import Service, StackError
+from .services import GROUPS, all_services
+
+
+def _select(services: list[Service], names: list[str]) -> list[Service]:
+    if not names:
+        return services
+    wanted: list[str] = []
+    for name in names:
+        wanted.extend(GROUPS.get(name, [name]))
+    known = {s.name for s in services}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise StackError(
+            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(sorted(known | GROUPS.keys()))}"
+        )
+    return [s for s in services if s.name in wanted]
+
+
+def cmd_up(services: list[Service]) -> int:
+    for svc in services:
+        t0 = time.monotonic()
+        print(f"{svc.name:<16} starting on {svc.address()} ...", file=sys.stderr, flush=True)
+        word = svc.up()
+        print(f"{svc.name:<16} {word} ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_down(services: list[Service]) -> int:
+    for svc in reversed(services):
+        stopped = svc.down()
+        print(f"{svc.name:<16} {'stopped' if stopped else 'was not running'}", file=sys.stderr)
+    return 0
+
+
+def cmd_status(services: list[Service]) -> int:
+    bad = 0
+    print(f"{'service':<16} {'address':<34} {'pid':<8} state")
+    for svc in services:
+        record = process.read_pidfile(svc.pidfile)
+        ours = record is not None and process.is_alive(record)
+        answers = svc.healthy()
+        state = "healthy" if answers else "not answering"
+        if answers and not ours:
+            state = "answering, but not started by this stack"
+        if not answers:
+            bad += 1
+        pid = str(record.pid) if ours and record else "-"
+        print(f"{svc.name:<16} {svc.address():<34} {pid:<8} {state}")
+    return 0 if bad == 0 else 3
+
+
+def cmd_logs(services: list[Service], lines: int, follow: bool) -> int:
+    files = [str(s.logfile) for s in services if s.logfile.exists()]
+    if not files:
+        print("no logs yet", file=sys.stderr)
+        return 0
+    argv = ["tail", "-n", str(lines), *(["-F"] if follow else []), *files]
+    return subprocess.call(argv)
+
+
+def cmd_install(services: list[Service]) -> int:
+    for svc in services:
+        t0 = time.monotonic()
+        svc.install()
+        print(f"{svc.name:<16} installed ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/stack",
+        description=(
+            "The local stack: Kafka (KRaft), HDFS, the schema registry, ClickHouse, Prometheus "
+            "and Alertmanager as plain processes on 127.0.0.1, data under .stack/. "
+            "Settings: stack/stack.toml and SOUNDLAKE_* environment variables."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in [
+        ("up", "install what is missing, start services and wait until each is healthy"),
+        ("down", "stop the services this stack started (by pid file)"),
+        ("status", "print each service, its address and whether it answers (exit 3 if any does not)"),
+        ("install", "install the services' software without starting them"),
+    ]:
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("services", nargs="*", help="service names (default: all)")
+    logs = sub.add_parser("logs", help="show the services' logs", description="show the services' logs")
+    logs.add_argument("services", nargs="*", help="service names (default: all)")
+    logs.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default 40)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep following the logs")
+    args = parser.parse_args(argv)
+
+    cfg = config.load()
+    try:
+        services = _select(all_services(cfg), args.services)
+        if args.command == "up":
+            return cmd_up(services)
+        if args.command == "down":
+            return cmd_down(services)
+        if args.command == "status":
+            return cmd_status(services)
+        if args.command == "install":
+            return cmd_install(services)
+        return cmd_logs(services, args.lines, args.follow)
+    except StackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

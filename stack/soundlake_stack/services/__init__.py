@@ -1,0 +1,28 @@
+"""The services of the local stack, in start order (stop order is the reverse)."""
+
+from __future__ import annotations
+
+from ..config import StackConfig
+from ..service import Service
+from .clickhouse import ClickHouse
+from .hdfs import HdfsDataNode, HdfsNameNode
+from .kafka import Kafka
+from .monitoring import Alertmanager, Prometheus
+from .schema_registry import SchemaRegistry
+
+ORDER: list[type[Service]] = [
+    HdfsNameNode,
+    HdfsDataNode,
+    Kafka,
+    SchemaRegistry,
+    ClickHouse,
+    Prometheus,
+    Alertmanager,
+]
+
+#: names that stand for several services
+GROUPS: dict[str, list[str]] = {"hdfs": ["hdfs-namenode", "hdfs-datanode"]}
+
+
+def all_services(cfg: StackConfig) -> list[Service]:
+    return [cls(cfg) for cls in ORDER]

@@ -1,0 +1,18 @@
+"""TODO: filled in by its owner."""
+
+from __future__ import annotations
+
+from ..service import Service
+
+
+class ClickHouse(Service):
+    name = "clickhouse"
+
+    def install(self) -> None:
+        raise NotImplementedError
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        return False
