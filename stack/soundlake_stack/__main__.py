@@ -6,6 +6,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from . import config, process
 from .service import Service, StackError
@@ -27,16 +28,23 @@ def _select(services: list[Service], names: list[str]) -> list[Service]:
     return [s for s in services if s.name in wanted]
 
 
-def cmd_up(services: list[Service]) -> int:
+def cmd_up(services: list[Service], record: Path | None) -> int:
     for svc in services:
         t0 = time.monotonic()
         print(f"{svc.name:<16} starting on {svc.address()} ...", file=sys.stderr, flush=True)
         word = svc.up()
         print(f"{svc.name:<16} {word} ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True)
+        if record is not None and word == "started":
+            with record.open("a") as fh:
+                fh.write(svc.name + "\n")
     return 0
 
 
-def cmd_down(services: list[Service]) -> int:
+def cmd_down(services: list[Service], record: Path | None) -> int:
+    if record is not None:
+        names = set(record.read_text().split()) if record.exists() else set()
+        services = [s for s in services if s.name in names]
+        record.unlink(missing_ok=True)
     for svc in reversed(services):
         stopped = svc.down()
         print(f"{svc.name:<16} {'stopped' if stopped else 'was not running'}", file=sys.stderr)
@@ -45,7 +53,8 @@ def cmd_down(services: list[Service]) -> int:
 
 def cmd_status(services: list[Service]) -> int:
     bad = 0
-    print(f"{'service':<16} {'address':<34} {'pid':<8} state")
+    width = max([len("address"), *(len(s.address()) for s in services)])
+    print(f"{'service':<16} {'address':<{width}} {'pid':<8} state")
     for svc in services:
         record = process.read_pidfile(svc.pidfile)
         ours = record is not None and process.is_alive(record)
@@ -56,7 +65,7 @@ def cmd_status(services: list[Service]) -> int:
         if not answers:
             bad += 1
         pid = str(record.pid) if ours and record else "-"
-        print(f"{svc.name:<16} {svc.address():<34} {pid:<8} {state}")
+        print(f"{svc.name:<16} {svc.address():<{width}} {pid:<8} {state}", flush=True)
     return 0 if bad == 0 else 3
 
 
@@ -95,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("services", nargs="*", help="service names (default: all)")
+        if name in ("up", "down"):
+            p.add_argument(
+                "--record",
+                type=Path,
+                metavar="FILE",
+                help=(
+                    "up: append the names of the services this call started to FILE; "
+                    "down: stop only the services named in FILE (then delete it)"
+                ),
+            )
     logs = sub.add_parser("logs", help="show the services' logs", description="show the services' logs")
     logs.add_argument("services", nargs="*", help="service names (default: all)")
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default 40)")
@@ -105,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         services = _select(all_services(cfg), args.services)
         if args.command == "up":
-            return cmd_up(services)
+            return cmd_up(services, args.record)
         if args.command == "down":
-            return cmd_down(services)
+            return cmd_down(services, args.record)
         if args.command == "status":
             return cmd_status(services)
         if args.command == "install":
@@ -118,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `scripts/stack status | head`
+        return 0
 
 
 if __name__ == "__main__":

@@ -183,9 +183,11 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, str] | None:
         return None
 
 
-def tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30, width: int = 300) -> str:
+    """The last `lines` lines of a log, each cut to `width` characters (classpaths are long)."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
+    cut = [line if len(line) <= width else line[:width] + " …" for line in text.splitlines()[-lines:]]
+    return "\n".join(cut)

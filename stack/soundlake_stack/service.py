@@ -94,13 +94,17 @@ class Service(ABC):
         process.spawn(
             self.command(), pidfile=self.pidfile, logfile=self.logfile, env=self.env(), cwd=self.cwd()
         )
+        t0 = time.monotonic()
         if not self.wait_healthy(timeout=self.start_timeout):
             alive = self.running()
             self.down()
+            why = (
+                f"did not become healthy within {self.start_timeout:.0f}s"
+                if alive
+                else f"exited after {time.monotonic() - t0:.0f}s"
+            )
             raise StackError(
-                f"{self.name} did not become healthy within {self.start_timeout:.0f}s "
-                f"({'it was still running' if alive else 'it exited'}); last lines of {self.logfile}:\n"
-                f"{process.tail(self.logfile)}"
+                f"{self.name} {why}; last lines of {self.logfile}:\n{process.tail(self.logfile)}"
             )
         return "started"
 
