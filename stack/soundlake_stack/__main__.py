@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in [
         ("up", "install what is missing, start services and wait until each is healthy"),
         ("down", "stop the services this stack started (by pid file)"),
-        ("status", "print each service, its address and whether it answers (exit 3 if any does not)"),
+        (
+            "status",
+            "print each service, its address and whether it answers (exit 3 if any does not)",
+        ),
         ("install", "install the services' software without starting them"),
     ]:
         p = sub.add_parser(name, help=text, description=text)
@@ -114,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                     "down: stop only the services named in FILE (then delete it)"
                 ),
             )
-    logs = sub.add_parser("logs", help="show the services' logs", description="show the services' logs")
+    logs = sub.add_parser(
+        "logs", help="show the services' logs", description="show the services' logs"
+    )
     logs.add_argument("services", nargs="*", help="service names (default: all)")
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following the logs")

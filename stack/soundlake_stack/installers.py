@@ -47,16 +47,22 @@ def maven_jars(pom: Path, out_dir: Path, properties: dict[str, str] | None = Non
     Skipped when `out_dir` already holds the result for the same pom and properties.
     """
     properties = properties or {}
-    digest = hashlib.sha256(pom.read_bytes() + repr(sorted(properties.items())).encode()).hexdigest()
+    digest = hashlib.sha256(
+        pom.read_bytes() + repr(sorted(properties.items())).encode()
+    ).hexdigest()
     marker = out_dir / ".complete"
     if marker.exists() and marker.read_text().strip() == digest:
         return out_dir
     if shutil.which("mvn") is None:
-        raise StackError("Maven (mvn) is needed to fetch jars from Maven Central: apt-get install maven")
+        raise StackError(
+            "Maven (mvn) is needed to fetch jars from Maven Central: apt-get install maven"
+        )
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    print(f"  fetching jars from Maven Central for {pom.parent.name} into {out_dir}", file=sys.stderr)
+    print(
+        f"  fetching jars from Maven Central for {pom.parent.name} into {out_dir}", file=sys.stderr
+    )
     argv = [
         "mvn",
         "-q",

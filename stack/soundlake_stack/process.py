@@ -70,9 +70,11 @@ def spawn(
     if env:
         full_env.update(env)
     with logfile.open("ab") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        log.write(
+            f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode()
+        )
         log.flush()
-        proc = subprocess.Popen(  # noqa: S603 - argv is built by the stack itself
+        proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -163,9 +165,14 @@ def port_owner(port: int) -> str:
             continue
         try:
             for fd in (proc / "fd").iterdir():
-                target = os.readlink(fd)
+                target = str(fd.readlink())
                 if target.startswith("socket:[") and target[8:-1] in inodes:
-                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    cmd = (
+                        (proc / "cmdline")
+                        .read_bytes()
+                        .replace(b"\0", b" ")
+                        .decode(errors="replace")
+                    )
                     return f"pid {proc.name} ({cmd[:120].strip()})"
         except OSError:
             continue
@@ -189,5 +196,7 @@ def tail(path: Path, lines: int = 30, width: int = 300) -> str:
         text = path.read_text(errors="replace")
     except OSError:
         return "(no log)"
-    cut = [line if len(line) <= width else line[:width] + " …" for line in text.splitlines()[-lines:]]
+    cut = [
+        line if len(line) <= width else line[:width] + " …" for line in text.splitlines()[-lines:]
+    ]
     return "\n".join(cut)

@@ -92,7 +92,11 @@ class Service(ABC):
         self.install()
         self.prepare()
         process.spawn(
-            self.command(), pidfile=self.pidfile, logfile=self.logfile, env=self.env(), cwd=self.cwd()
+            self.command(),
+            pidfile=self.pidfile,
+            logfile=self.logfile,
+            env=self.env(),
+            cwd=self.cwd(),
         )
         t0 = time.monotonic()
         if not self.wait_healthy(timeout=self.start_timeout):

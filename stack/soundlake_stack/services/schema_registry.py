@@ -155,7 +155,9 @@ def unpack(archive: Path, target: Path) -> None:
         ) from err
     if not (partial / "quarkus-run.jar").is_file():
         shutil.rmtree(partial, ignore_errors=True)
-        raise StackError(f"{archive} holds no quarkus-run.jar: not an Apicurio Registry distribution")
+        raise StackError(
+            f"{archive} holds no quarkus-run.jar: not an Apicurio Registry distribution"
+        )
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
 
@@ -195,7 +197,9 @@ def find_java(minimum: int) -> Path:
     if java_home and (java_major(Path(java_home)) or 0) >= minimum:
         return Path(java_home) / "bin" / "java"
     found = {home: java_major(home) for home in _jvm_homes()}
-    usable = [(major, home) for home, major in found.items() if major is not None and major >= minimum]
+    usable = [
+        (major, home) for home, major in found.items() if major is not None and major >= minimum
+    ]
     if usable:
         return max(usable)[1] / "bin" / "java"
     seen = ", ".join(f"{home} (Java {major})" for home, major in found.items() if major) or "none"

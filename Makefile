@@ -1,0 +1,37 @@
+# Soundlake — the two commands a newcomer needs are `make demo` and `make test`.
+.DEFAULT_GOAL := help
+.PHONY: help demo test setup stack-up stack-down stack-status stack-logs lint fmt
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+demo: ## set up what is missing, start the local stack and run the whole pipeline
+	scripts/demo
+
+test: ## set up what is missing, start the stack, run every test suite, stop what it started
+	scripts/test
+
+setup: ## install everything (Debian packages, service jars, Python venv, Rust build)
+	scripts/setup
+
+stack-up: ## start the local stack (installs on first use; harmless when already up)
+	scripts/stack up
+
+stack-down: ## stop the local stack's processes
+	scripts/stack down
+
+stack-status: ## each service, its address, whether it answers
+	scripts/stack status
+
+stack-logs: ## the last lines of each service's log
+	scripts/stack logs
+
+lint: ## formatters and linters, no tests
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$${SOUNDLAKE_VENV:-.venv}/bin/ruff check .
+	$${SOUNDLAKE_VENV:-.venv}/bin/ruff format --check .
+
+fmt: ## format Rust and Python code
+	cargo fmt --all
+	$${SOUNDLAKE_VENV:-.venv}/bin/ruff format .

@@ -1,0 +1,185 @@
+//! Does each service answer? Tests call [`require`] first and fail loudly when one does not.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use tokio::net::TcpStream;
+
+use crate::endpoints::{Service, StackEndpoints};
+use crate::error::{within, TestkitError};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const KAFKA_METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+const HDFS_RPC_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Reads the endpoints from the environment and checks that every stack service answers.
+///
+/// # Panics
+///
+/// When an environment variable is invalid or a service does not answer, with a message that
+/// names each such service and how to start it. This is meant for tests: a test that needs the
+/// stack fails instead of passing silently.
+pub async fn require_stack() -> StackEndpoints {
+    require(&Service::ALL).await
+}
+
+/// Like [`require_stack`], for the given services only.
+///
+/// # Panics
+///
+/// See [`require_stack`].
+pub async fn require(services: &[Service]) -> StackEndpoints {
+    let endpoints = match StackEndpoints::from_env() {
+        Ok(endpoints) => endpoints,
+        Err(err) => panic!("{err}"),
+    };
+    endpoints.require(services).await;
+    endpoints
+}
+
+impl StackEndpoints {
+    /// Checks that `service` answers: Kafka serves metadata, the NameNode answers an RPC,
+    /// the HTTP services answer their health endpoint.
+    pub async fn check(&self, service: Service) -> Result<(), TestkitError> {
+        let result = match service {
+            Service::Kafka => self.probe_kafka().await,
+            Service::Hdfs => self.probe_hdfs().await,
+            Service::SchemaRegistry => {
+                self.probe_http(&self.schema_registry_endpoint("subjects"))
+                    .await
+            }
+            Service::ClickHouse => self.probe_clickhouse().await,
+            Service::Prometheus => self.probe_http(&self.prometheus_endpoint("-/ready")).await,
+        };
+        result.map_err(|cause| TestkitError::NotAnswering {
+            service,
+            address: self.address_of(service),
+            cause,
+        })
+    }
+
+    /// Checks every service in `services`, all at once.
+    ///
+    /// # Panics
+    ///
+    /// When one or more do not answer, listing each with how to start it.
+    pub async fn require(&self, services: &[Service]) {
+        let mut failures = Vec::new();
+        for service in services {
+            if let Err(err) = self.check(*service).await {
+                failures.push(err.to_string());
+            }
+        }
+        match failures.as_slice() {
+            [] => {}
+            [one] => panic!("{one}"),
+            many => panic!(
+                "{} stack services do not answer:\n  - {}",
+                many.len(),
+                many.join("\n  - ")
+            ),
+        }
+    }
+
+    async fn probe_kafka(&self) -> Result<(), String> {
+        for broker in self.kafka_broker_list() {
+            connect(broker).await?;
+        }
+        let admin: AdminClient<DefaultClientContext> = self
+            .kafka_config()
+            .create()
+            .map_err(|err| format!("cannot create a Kafka client: {err}"))?;
+        let admin = Arc::new(admin);
+        let brokers = tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(None, KAFKA_METADATA_TIMEOUT)
+                .map(|metadata| metadata.brokers().len())
+        })
+        .await
+        .map_err(|err| format!("the metadata request did not complete: {err}"))?
+        .map_err(|err| format!("no metadata: {err}"))?;
+        if brokers == 0 {
+            return Err("the cluster reports no brokers".to_string());
+        }
+        Ok(())
+    }
+
+    async fn probe_hdfs(&self) -> Result<(), String> {
+        connect(&self.hdfs_address()).await?;
+        let client = self.hdfs_client().map_err(|err| err.to_string())?;
+        let rpc = async {
+            client
+                .get_file_info("/")
+                .await
+                .map_err(|err| TestkitError::hdfs("reading the status of /", err))
+        };
+        within("the NameNode RPC `getFileInfo /`", HDFS_RPC_TIMEOUT, rpc)
+            .await
+            .map(drop)
+            .map_err(|err| err.to_string())
+    }
+
+    async fn probe_clickhouse(&self) -> Result<(), String> {
+        let body = self
+            .http_get_text(&self.clickhouse_endpoint("ping"))
+            .await?;
+        if body.trim() != "Ok." {
+            return Err(format!("/ping answered {body:?} instead of \"Ok.\""));
+        }
+        Ok(())
+    }
+
+    async fn probe_http(&self, url: &str) -> Result<(), String> {
+        self.http_get_text(url).await.map(drop)
+    }
+
+    async fn http_get_text(&self, url: &str) -> Result<String, String> {
+        let client = self.http_client().map_err(|err| err.to_string())?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|err| format!("GET {url}: {}", error_chain(&err)))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|err| format!("GET {url}: reading the body: {}", error_chain(&err)))?;
+        if !status.is_success() {
+            return Err(format!(
+                "GET {url} answered {status}: {}",
+                first_line(&body)
+            ));
+        }
+        Ok(body)
+    }
+}
+
+async fn connect(address: &str) -> Result<(), String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
+        Ok(Ok(_stream)) => Ok(()),
+        Ok(Err(err)) => Err(format!("TCP connect to {address}: {err}")),
+        Err(_) => Err(format!(
+            "TCP connect to {address} timed out after {CONNECT_TIMEOUT:?}"
+        )),
+    }
+}
+
+/// An error and its causes on one line (reqwest hides "connection refused" in its sources).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn first_line(body: &str) -> &str {
+    body.lines().next().unwrap_or_default()
+}

@@ -1,0 +1,41 @@
+//! Attach integration tests to the local Soundlake stack.
+//!
+//! The stack (`make stack-up`, or `scripts/stack up <service>`) runs real Kafka, HDFS, a schema
+//! registry, ClickHouse and Prometheus as processes on 127.0.0.1. This crate finds them through
+//! environment variables (see [`StackEndpoints::from_env`]), checks that they answer, and hands
+//! out throw-away resources — a Kafka topic, an HDFS folder, a ClickHouse database — that clean
+//! themselves up.
+//!
+//! A service that does not answer makes the test **fail** with a message that says how to start
+//! it; a test is never skipped silently.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), soundlake_testkit::TestkitError> {
+//! use soundlake_testkit::{require, Service, TestTopic};
+//!
+//! let stack = require(&[Service::Kafka]).await;
+//! let topic = TestTopic::create(&stack, "lander", 3).await?;
+//! // ... produce to topic.name() with stack.kafka_config() ...
+//! topic.cleanup().await?;
+//! # Ok(()) }
+//! ```
+
+mod check;
+mod cleanup;
+mod clickhouse_db;
+mod endpoints;
+mod error;
+mod hdfs_dir;
+mod kafka_topic;
+mod names;
+
+pub use check::{require, require_stack};
+pub use clickhouse_db::TestClickHouseDb;
+pub use endpoints::{Service, StackEndpoints};
+pub use error::TestkitError;
+pub use hdfs_dir::{TestHdfsDir, HDFS_TEST_ROOT};
+pub use kafka_topic::TestTopic;
+pub use names::unique_name;
+
+/// The client crates the testkit speaks with, re-exported so that tests use the same versions.
+pub use {clickhouse, hdfs_native, rdkafka, reqwest};
