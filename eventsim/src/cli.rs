@@ -1,0 +1,159 @@
+//! The command line: eventsim's options (same names and meanings) plus our own for sinks,
+//! threads and progress.
+
+use std::path::PathBuf;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use clap::Parser;
+
+use crate::progress::ProgressMode;
+
+/// eventsim: generates a music service's click-stream (eventsim's model and config format).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "eventsim", version, about, long_about = None)]
+pub struct Cli {
+    /// eventsim config file (JSON).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Initial number of users [default: the config's n-users, else 1].
+    #[arg(long = "nusers", value_name = "N")]
+    pub nusers: Option<u64>,
+
+    /// Start from X days ago (when no start time is given).
+    #[arg(long = "from", value_name = "DAYS", default_value_t = 15)]
+    pub from: i64,
+
+    /// End Y days ago (when no end time is given).
+    #[arg(long = "to", value_name = "DAYS", default_value_t = 1)]
+    pub to: i64,
+
+    /// Start time, e.g. 2015-06-01T00:00:00 (UTC) [default: the config's start-date, else --from].
+    #[arg(long = "start-time", value_name = "TIME")]
+    pub start_time: Option<String>,
+
+    /// End time, e.g. 2015-06-15T00:00:00 (UTC) [default: the config's end-date, else --to;
+    /// with --continuous and neither, no end].
+    #[arg(long = "end-time", value_name = "TIME")]
+    pub end_time: Option<String>,
+
+    /// Random seed [default: the config's seed, else 0].
+    #[arg(long = "randomseed", value_name = "N", allow_negative_numbers = true)]
+    pub randomseed: Option<i64>,
+
+    /// Annual user growth rate, as a fraction of current users (1% => 0.01).
+    #[arg(
+        long = "growth-rate",
+        value_name = "RATE",
+        allow_negative_numbers = true
+    )]
+    pub growth_rate: Option<f64>,
+
+    /// Annual user attrition rate, as a fraction of current users (1% => 0.01).
+    #[arg(
+        long = "attrition-rate",
+        value_name = "RATE",
+        allow_negative_numbers = true
+    )]
+    pub attrition_rate: Option<f64>,
+
+    /// First user id [default: the config's first-user-id, else 1].
+    #[arg(long = "userid", value_name = "ID")]
+    pub userid: Option<i64>,
+
+    /// Tag applied to each event with user details (for example an A/B test group).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Real-time output: each event is emitted when its timestamp comes.
+    #[arg(long = "continuous", overrides_with = "nocontinuous")]
+    pub continuous: bool,
+
+    /// Batch output in global time order, as eventsim writes it (one thread; about 200 bytes
+    /// of memory per user). Without it, batch output is user by user (each user's events in
+    /// time order), in parallel and in constant memory.
+    #[arg(long = "time-ordered")]
+    pub time_ordered: bool,
+
+    /// Run all at once (the default; eventsim's toggle).
+    #[arg(long = "nocontinuous", hide = true)]
+    pub nocontinuous: bool,
+
+    /// eventsim's toggle; accepted and ignored.
+    #[arg(long = "verbose", hide = true)]
+    pub verbose: bool,
+
+    /// eventsim's toggle; accepted and ignored.
+    #[arg(long = "noverbose", hide = true)]
+    pub noverbose: bool,
+
+    /// Write JSON lines into DIR/<topic>.jsonl [default: ./output, as eventsim].
+    #[arg(long = "output-dir", value_name = "DIR", conflicts_with = "stdout")]
+    pub output_dir: Option<PathBuf>,
+
+    /// eventsim's trailing output directory argument (same as --output-dir).
+    #[arg(value_name = "OUTPUT_DIR", conflicts_with_all = ["stdout", "output_dir"])]
+    pub output_dir_arg: Option<PathBuf>,
+
+    /// Write JSON lines of page_view_events (every event) to standard output instead.
+    #[arg(long = "stdout")]
+    pub stdout: bool,
+
+    /// Generation threads [default: the number of CPUs]. The output does not depend on it.
+    #[arg(long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Progress display on standard error.
+    #[arg(
+        long = "progress",
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub progress: ProgressMode,
+}
+
+/// Reads a time as eventsim does (`LocalDateTime.parse`, taken as UTC), a little more leniently:
+/// `2015-06-01T00:00:00[.sss][Z]`, `2015-06-01T00:00`, `2015-06-01 00:00:00` or `2015-06-01`.
+/// Returns epoch milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let t = s.trim().trim_end_matches('Z');
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Some(dt.and_utc().timestamp_millis());
+        }
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc().timestamp_millis())
+}
+
+/// Formats epoch ms as eventsim prints times (`2015-06-01T00:00:00`).
+pub fn format_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let a = parse_time("2015-06-01T00:00:00").expect("iso");
+        assert_eq!(a, 1_433_116_800_000);
+        assert_eq!(parse_time("2015-06-01"), Some(a));
+        assert_eq!(parse_time("2015-06-01T00:00"), Some(a));
+        assert_eq!(parse_time("2015-06-01T00:00:00Z"), Some(a));
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("2015-13-01"), None);
+        assert_eq!(format_time(a), "2015-06-01T00:00:00");
+    }
+}
