@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use soundlake_core::event::Topic;
+use soundlake_core::schema_registry::{SchemaError, SchemaSource};
 
 use crate::cli::{format_time, parse_time, Cli};
 use crate::config::{ConfigError, LoadError, SiteConfig};
@@ -14,8 +15,10 @@ use crate::model::users::{Arrivals, PopulationParams};
 use crate::model::Model;
 use crate::progress::{Progress, ProgressMode};
 use crate::run::{run_batch, run_time_ordered, Pacing, RunParams, Summary};
+use crate::sinks::avro::AvroEncoder;
 use crate::sinks::files::FileSink;
 use crate::sinks::json::{Fragments, JsonEncoder};
+use crate::sinks::kafka::{ensure_topics, KafkaOptions, KafkaSink};
 use crate::sinks::stdout::StdoutSink;
 use crate::sinks::{Encoder, Sink, SinkError};
 
@@ -36,13 +39,15 @@ pub enum AppError {
     Usage(String),
     #[error("{0}")]
     Sink(#[from] SinkError),
+    #[error("{0}")]
+    Schema(#[from] SchemaError),
 }
 
 impl AppError {
     /// The process exit code: 2 for bad input, 1 for failures while running.
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Sink(_) => 1,
+            AppError::Sink(_) | AppError::Schema(_) => 1,
             _ => 2,
         }
     }
@@ -53,6 +58,20 @@ impl AppError {
 pub enum Output {
     Dir(PathBuf),
     Stdout,
+    /// Avro records into Kafka, with schema ids from `schemas` (`--schema-registry-url`).
+    Kafka {
+        options: KafkaOptions,
+        schemas: String,
+    },
+}
+
+/// How records are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON lines (files, stdout).
+    Json,
+    /// Avro in the Confluent wire format, with these schema ids (by `Topic::index`).
+    Avro { schema_ids: [u32; 4] },
 }
 
 /// A checked, ready-to-run plan.
@@ -175,7 +194,9 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
             ));
         }
     }
-    let output = if cli.stdout {
+    let output = if let Some(brokers) = &cli.kafka_brokers {
+        kafka_output(cli, brokers)?
+    } else if cli.stdout {
         Output::Stdout
     } else {
         Output::Dir(
@@ -202,13 +223,96 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
     })
 }
 
+fn kafka_output(cli: &Cli, brokers: &str) -> Result<Output, AppError> {
+    for broker in brokers.split(',').map(str::trim) {
+        let ok = broker
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !ok {
+            return usage(format!(
+                "--kafka-brokers: {broker:?} is not HOST:PORT (e.g. 127.0.0.1:9092)"
+            ));
+        }
+    }
+    if !(1..=10_000).contains(&cli.partitions) {
+        return usage(format!(
+            "--partitions: must be between 1 and 10000, found {}",
+            cli.partitions
+        ));
+    }
+    let valid_topic = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !cli.topic_prefix.chars().all(valid_topic) {
+        return usage(format!(
+            "--topic-prefix: {:?} may hold only ASCII letters, digits, '.', '_' and '-' (Kafka topic names)",
+            cli.topic_prefix
+        ));
+    }
+    let mut producer_config = Vec::new();
+    for kv in &cli.producer_config {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                producer_config.push((k.trim().to_string(), v.trim().to_string()))
+            }
+            _ => {
+                return usage(format!(
+                    "--producer-config: {kv:?} is not KEY=VALUE (a librdkafka setting, e.g. linger.ms=20)"
+                ))
+            }
+        }
+    }
+    // Checks the value now (exit code 2); the registry itself is asked when the run starts.
+    SchemaSource::from_option(&cli.schema_registry_url)
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    Ok(Output::Kafka {
+        options: KafkaOptions {
+            brokers: brokers.to_string(),
+            topic_prefix: cli.topic_prefix.clone(),
+            partitions: cli.partitions,
+            producer_config,
+        },
+        schemas: cli.schema_registry_url.clone(),
+    })
+}
+
 /// Runs a plan to completion (or until `stop` in continuous mode), into the plan's output.
 pub fn execute(plan: &Plan, stop: &AtomicBool) -> Result<Summary, AppError> {
-    let mut sink: Box<dyn Sink> = match &plan.output {
-        Output::Dir(dir) => Box::new(FileSink::create(dir)?),
-        Output::Stdout => Box::new(StdoutSink::new()),
+    let (mut sink, encoding): (Box<dyn Sink>, Encoding) = match &plan.output {
+        Output::Dir(dir) => (Box::new(FileSink::create(dir)?), Encoding::Json),
+        Output::Stdout => (Box::new(StdoutSink::new()), Encoding::Json),
+        Output::Kafka { options, schemas } => {
+            let (sink, schema_ids) = connect_kafka(options, schemas)?;
+            (Box::new(sink), Encoding::Avro { schema_ids })
+        }
     };
-    execute_into(plan, sink.as_mut(), stop)
+    execute_encoded(plan, encoding, sink.as_mut(), stop)
+}
+
+/// Connects to Kafka, creates the missing topics and gets the schema id of each topic.
+pub fn connect_kafka(
+    options: &KafkaOptions,
+    schemas: &str,
+) -> Result<(KafkaSink, [u32; 4]), AppError> {
+    let source = SchemaSource::from_option(schemas)?;
+    let sink = KafkaSink::connect(options)?;
+    let topics = options.topic_names();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            AppError::Sink(SinkError {
+                what: "cannot start an async runtime for the schema registry".to_string(),
+                source: e,
+            })
+        })?;
+    let schema_ids = runtime.block_on(async {
+        ensure_topics(&options.brokers, &topics, options.partitions).await?;
+        let mut ids = [0u32; 4];
+        for t in Topic::ALL {
+            ids[t.index()] = source.id_for(&topics[t.index()], t).await?;
+        }
+        Ok::<_, AppError>(ids)
+    })?;
+    Ok((sink, schema_ids))
 }
 
 /// Runs a plan into `sink` (JSON lines).
@@ -217,9 +321,23 @@ pub fn execute_into(
     sink: &mut dyn Sink,
     stop: &AtomicBool,
 ) -> Result<Summary, AppError> {
-    let fragments = Arc::new(Fragments::new(&plan.model));
-    let json_encoder = move || -> Box<dyn Encoder> {
-        Box::new(JsonEncoder::with_fragments(Arc::clone(&fragments)))
+    execute_encoded(plan, Encoding::Json, sink, stop)
+}
+
+/// Runs a plan into `sink`, encoding records as `encoding` says.
+pub fn execute_encoded(
+    plan: &Plan,
+    encoding: Encoding,
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+) -> Result<Summary, AppError> {
+    let fragments = (encoding == Encoding::Json).then(|| Arc::new(Fragments::new(&plan.model)));
+    let make_encoder = move || -> Box<dyn Encoder> {
+        match (encoding, &fragments) {
+            (Encoding::Avro { schema_ids }, _) => Box::new(AvroEncoder::new(schema_ids)),
+            (Encoding::Json, Some(f)) => Box::new(JsonEncoder::with_fragments(Arc::clone(f))),
+            (Encoding::Json, None) => Box::new(JsonEncoder::new()),
+        }
     };
     let progress = Progress::new(plan.progress);
     let pacing = if plan.continuous {
@@ -231,12 +349,12 @@ pub fn execute_into(
     };
     let summary = if let Some(pacing) = pacing {
         let (model, params) = (&plan.model, &plan.params);
-        run_time_ordered(model, params, &json_encoder, sink, &progress, pacing, stop)?
+        run_time_ordered(model, params, &make_encoder, sink, &progress, pacing, stop)?
     } else {
         run_batch(
             &plan.model,
             &plan.params,
-            &json_encoder,
+            &make_encoder,
             sink,
             &progress,
             stop,
@@ -262,8 +380,13 @@ pub fn summary_line(plan: &Plan, s: &Summary) -> String {
     };
     let secs = s.wall.as_secs_f64().max(1e-9);
     let events = s.events();
+    let report = s
+        .sink_report
+        .as_ref()
+        .map(|r| format!("; {r}"))
+        .unwrap_or_default();
     format!(
-        "eventsim: {}{} events, {} records ({}), {} users, simulated {}, wall {:.2} s, {:.0} events/s, {:.0} records/s, {:.1} MB, {} thread(s)",
+        "eventsim: {}{} events, {} records ({}), {} users, simulated {}, wall {:.2} s, {:.0} events/s, {:.0} records/s, {:.1} MB, {} thread(s){}",
         if s.interrupted { "interrupted: " } else { "" },
         events,
         s.records(),
@@ -279,5 +402,6 @@ pub fn summary_line(plan: &Plan, s: &Summary) -> String {
         } else {
             plan.params.threads
         },
+        report,
     )
 }

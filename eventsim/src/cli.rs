@@ -99,6 +99,53 @@ pub struct Cli {
     #[arg(long = "stdout")]
     pub stdout: bool,
 
+    /// Send Avro records (Confluent wire format) to these Kafka brokers, HOST:PORT[,HOST:PORT…],
+    /// instead of writing files.
+    #[arg(
+        long = "kafka-brokers",
+        value_name = "HOST:PORT",
+        conflicts_with_all = ["stdout", "output_dir", "output_dir_arg"]
+    )]
+    pub kafka_brokers: Option<String>,
+
+    /// With --kafka-brokers: the schema registry (Confluent REST API) that gives the schema
+    /// ids, or `none` for the fixed ids of schema-registry/ids.json.
+    #[arg(
+        long = "schema-registry-url",
+        value_name = "URL|none",
+        env = "SOUNDLAKE_SCHEMA_REGISTRY_URL",
+        default_value = soundlake_core::schema_registry::DEFAULT_REGISTRY_URL
+    )]
+    pub schema_registry_url: String,
+
+    /// With --kafka-brokers: prefix of the topic names (`PREFIXlisten_events`, …).
+    #[arg(
+        long = "topic-prefix",
+        value_name = "PREFIX",
+        default_value = "",
+        requires = "kafka_brokers"
+    )]
+    pub topic_prefix: String,
+
+    /// With --kafka-brokers: partitions of the topics created when missing.
+    #[arg(
+        long = "partitions",
+        value_name = "N",
+        default_value_t = 4,
+        requires = "kafka_brokers"
+    )]
+    pub partitions: i32,
+
+    /// With --kafka-brokers: a librdkafka producer setting over eventsim's defaults
+    /// (e.g. linger.ms=20, compression.type=zstd); repeatable.
+    #[arg(
+        long = "producer-config",
+        short = 'X',
+        value_name = "KEY=VALUE",
+        requires = "kafka_brokers"
+    )]
+    pub producer_config: Vec<String>,
+
     /// Generation threads [default: the number of CPUs]. The output does not depend on it.
     #[arg(long = "threads", value_name = "N")]
     pub threads: Option<usize>,

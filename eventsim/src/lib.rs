@@ -3,7 +3,8 @@
 //!
 //! - [`config`]: eventsim's config file (unknown keys warned about, wrong types rejected).
 //! - [`model`]: the state machine, users, sessions, timing, song catalog, shipped data.
-//! - [`sinks`]: record encoding (JSON lines) and destinations (files, stdout; Kafka to come).
+//! - [`sinks`]: record encoding (JSON lines, Avro in the Confluent wire format) and destinations
+//!   (files, stdout, Kafka).
 //! - [`run`]: batch (parallel, deterministic order) and continuous (real-time) drivers.
 //! - [`app`]: the command line's options resolved against the config, and the run.
 

@@ -45,6 +45,8 @@ pub struct Summary {
     pub wall: Duration,
     /// The run was stopped before its end (Ctrl-C).
     pub interrupted: bool,
+    /// What the sink adds to the summary line ([`Sink::report`]).
+    pub sink_report: Option<String>,
 }
 
 impl Summary {
@@ -281,6 +283,7 @@ pub fn run_batch(
     result?;
     sink.finish()?;
     summary.bytes = sink.bytes_written();
+    summary.sink_report = sink.report();
     summary.wall = started.elapsed();
     summary.interrupted = stop.load(Ordering::Relaxed);
     progress.finish();
@@ -379,6 +382,7 @@ pub fn run_time_ordered(
     summary.users = users.len() as u64;
     sink.finish()?;
     summary.bytes = sink.bytes_written();
+    summary.sink_report = sink.report();
     summary.wall = started.elapsed();
     summary.interrupted = stop.load(Ordering::Relaxed);
     progress.finish();

@@ -1,8 +1,12 @@
 //! Where the lake lives: a URL, `hdfs://host:port/path` in production or `file:///path` for the
-//! embedded default.
+//! embedded default, and [`LakeStore`], the file operations on it.
 
 use std::fmt;
 use std::path::PathBuf;
+
+mod store;
+
+pub use store::{LakeEntry, LakeError, LakeErrorKind, LakeFileWriter, LakeStore, DEFAULT_TIMEOUT};
 
 /// Why a lake URL was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -5,3 +5,5 @@
 
 pub mod event;
 pub mod lake;
+pub mod schema_registry;
+pub mod wire;

@@ -6,8 +6,10 @@ use super::{Chunk, Sink, SinkError};
 
 #[derive(Debug, Default)]
 pub struct MemorySink {
-    /// Per topic (by [`Topic::index`]): the encoded bytes, and where each record ends.
+    /// Per topic (by [`Topic::index`]): the encoded bytes of all records, one after the other.
     pub topics: [Vec<u8>; 4],
+    /// Per topic: where each record ends in `topics`, and its key.
+    ends: [Vec<(usize, i64)>; 4],
 }
 
 impl MemorySink {
@@ -21,12 +23,32 @@ impl MemorySink {
             .unwrap_or("")
             .lines()
     }
+
+    /// The topic's records, as (key, bytes).
+    pub fn records(&self, topic: Topic) -> impl Iterator<Item = (i64, &[u8])> {
+        let data = &self.topics[topic.index()];
+        let mut start = 0;
+        self.ends[topic.index()].iter().map(move |&(end, key)| {
+            let r = &data[start..end];
+            start = end;
+            (key, r)
+        })
+    }
 }
 
 impl Sink for MemorySink {
     fn write_chunk(&mut self, chunk: &Chunk) -> Result<(), SinkError> {
         for t in Topic::ALL {
-            self.topics[t.index()].extend_from_slice(&chunk.topic(t).data);
+            let (data, ends) = (&mut self.topics[t.index()], &mut self.ends[t.index()]);
+            let buf = chunk.topic(t);
+            let base = data.len();
+            data.extend_from_slice(&buf.data);
+            ends.extend(
+                buf.ends
+                    .iter()
+                    .zip(&buf.keys)
+                    .map(|(&end, &key)| (base + end as usize, key)),
+            );
         }
         Ok(())
     }

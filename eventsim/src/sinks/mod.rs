@@ -1,10 +1,12 @@
-//! Where events go. Generation threads *encode* records (JSON lines here; Avro for Kafka later)
+//! Where events go. Generation threads *encode* records (JSON lines, or Avro for Kafka)
 //! into per-topic buffers of a [`Chunk`]; one writer thread hands the chunks, in a fixed order,
 //! to a [`Sink`] (files, stdout, Kafka). Encoding in the workers keeps the writer cheap, and the
 //! fixed order makes the output identical whatever the number of threads.
 
+pub mod avro;
 pub mod files;
 pub mod json;
+pub mod kafka;
 pub mod memory;
 pub mod stdout;
 
@@ -132,6 +134,10 @@ pub trait Sink: Send {
     fn finish(&mut self) -> Result<(), SinkError>;
     /// Bytes written so far (for the summary).
     fn bytes_written(&self) -> u64;
+    /// What the sink has to add to the summary line (e.g. records delivered per topic).
+    fn report(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

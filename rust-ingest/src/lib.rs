@@ -1,0 +1,13 @@
+//! The Kafka → bronze Parquet lander (issue 4), as a library that the `soundlake-ingest` binary
+//! and the tests use.
+//!
+//! - [`schema`]: the Arrow schema of each bronze table, from the topics' Avro schemas.
+//! - [`batch_builder`]: column buffers per (topic, `event_date`, `hour`), appended field by field.
+//! - [`parquet_writer`]: zstd Parquet files streamed to the lake under a staging name.
+//! - [`commit_log`]: the `bronze/_commits/` log that makes landing exactly once
+//!   (see `DESIGN-exactly-once.md`).
+
+pub mod batch_builder;
+pub mod commit_log;
+pub mod parquet_writer;
+pub mod schema;
