@@ -1,0 +1,131 @@
+"""The local stack manager itself: pid files, stopping only what it started, port conflicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from soundlake_stack import config, process
+from soundlake_stack.service import Service, StackError
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> config.StackConfig:
+    """The stack's settings with its folder moved to a temporary one."""
+    return dataclasses.replace(config.load(), dir=tmp_path / "stack")
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that something else already listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield sock.getsockname()[1]
+
+
+class Sleeper(Service):
+    """A service whose process is `sleep`: healthy as soon as it runs."""
+
+    name = "sleeper"
+    start_timeout = 5.0
+
+    def install(self) -> None:
+        pass
+
+    def command(self) -> list[str]:
+        return ["sleep", "60"]
+
+    def healthy(self) -> bool:
+        return self.running()
+
+
+def test_pid_record_round_trip_and_rejects_garbage() -> None:
+    record = process.PidRecord(1234, 5678)
+    assert process.PidRecord.parse(record.serialize()) == record
+    assert process.PidRecord.parse("not a pid") is None
+    assert process.PidRecord.parse("12") is None
+
+
+def test_own_process_is_alive_and_a_reused_pid_is_not() -> None:
+    ticks = process.start_ticks(os.getpid())
+    assert ticks is not None
+    assert process.is_alive(process.PidRecord(os.getpid(), ticks))
+    # same pid, other start time: a pid the kernel gave to another process
+    assert not process.is_alive(process.PidRecord(os.getpid(), ticks + 1))
+
+
+def test_up_is_idempotent_and_down_stops_the_process(cfg: config.StackConfig) -> None:
+    svc = Sleeper(cfg)
+    assert svc.up() == "started"
+    record = process.read_pidfile(svc.pidfile)
+    assert record is not None and process.is_alive(record)
+    assert svc.up() == "already running"
+    assert process.read_pidfile(svc.pidfile) == record
+    assert svc.down()
+    assert not process.is_alive(record)
+    assert not svc.pidfile.exists()
+    assert not svc.down()  # nothing left to stop
+
+
+def test_down_leaves_alone_a_process_it_did_not_start(cfg: config.StackConfig) -> None:
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        ticks = process.start_ticks(other.pid)
+        assert ticks is not None
+        svc = Sleeper(cfg)
+        svc.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        # a stale pid file whose pid now belongs to another process
+        svc.pidfile.write_text(process.PidRecord(other.pid, ticks + 7).serialize())
+        assert not svc.down()
+        assert other.poll() is None, "down killed a process the stack did not start"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_taken_port_is_a_clear_error(cfg: config.StackConfig, listening_port: int) -> None:
+    cfg = dataclasses.replace(cfg, ports={**cfg.ports, "sleeper": listening_port})
+
+    class PortSleeper(Sleeper):
+        port_names = ("sleeper",)
+
+    with pytest.raises(StackError) as err:
+        PortSleeper(cfg).up()
+    message = str(err.value)
+    assert f"port {listening_port}" in message
+    assert f"pid {os.getpid()}" in message  # who holds it
+    assert "SOUNDLAKE_PORT_SLEEPER" in message  # how to move the service
+
+
+def test_a_service_that_exits_at_once_reports_its_log(cfg: config.StackConfig) -> None:
+    class Crasher(Sleeper):
+        name = "crasher"
+
+        def command(self) -> list[str]:
+            return ["sh", "-c", "echo 'bad config line 3' >&2; exit 1"]
+
+        def healthy(self) -> bool:
+            return False
+
+    started = time.monotonic()
+    with pytest.raises(StackError) as err:
+        Crasher(cfg).up()
+    assert time.monotonic() - started < 5, "an exited service must not wait for its timeout"
+    assert "exited" in str(err.value)
+    assert "bad config line 3" in str(err.value)
+
+
+def test_environment_overrides_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOUNDLAKE_PORT_KAFKA", "19092")
+    assert config.load().port("kafka") == 19092
+    monkeypatch.setenv("SOUNDLAKE_PORT_KAFKA", "x")
+    with pytest.raises(SystemExit, match="SOUNDLAKE_PORT_KAFKA"):
+        config.load()
