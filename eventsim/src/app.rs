@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use soundlake_core::event::Topic;
 use soundlake_core::schema_registry::{SchemaError, SchemaSource};
+use soundlake_core::telemetry::{Telemetry, TelemetryError};
 
 use crate::cli::{format_time, parse_time, Cli};
 use crate::config::{ConfigError, LoadError, SiteConfig};
+use crate::metrics::Metrics;
 use crate::model::timing::MS_PER_DAY;
 use crate::model::users::{Arrivals, PopulationParams};
 use crate::model::Model;
@@ -41,6 +43,8 @@ pub enum AppError {
     Sink(#[from] SinkError),
     #[error("{0}")]
     Schema(#[from] SchemaError),
+    #[error("{0}")]
+    Telemetry(#[from] TelemetryError),
 }
 
 impl AppError {
@@ -48,6 +52,7 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Sink(_) | AppError::Schema(_) => 1,
+            // Address in use and the like: the command line has to change (--metrics-addr).
             _ => 2,
         }
     }
@@ -274,17 +279,41 @@ fn kafka_output(cli: &Cli, brokers: &str) -> Result<Output, AppError> {
     })
 }
 
+/// Serves eventsim's metrics on `--metrics-addr`, if given.
+pub fn start_telemetry(cli: &Cli) -> Result<Option<Telemetry>, AppError> {
+    match cli.metrics_addr {
+        Some(addr) => Ok(Some(Telemetry::init("eventsim", Some(addr))?)),
+        None => Ok(None),
+    }
+}
+
 /// Runs a plan to completion (or until `stop` in continuous mode), into the plan's output.
 pub fn execute(plan: &Plan, stop: &AtomicBool) -> Result<Summary, AppError> {
-    let (mut sink, encoding): (Box<dyn Sink>, Encoding) = match &plan.output {
-        Output::Dir(dir) => (Box::new(FileSink::create(dir)?), Encoding::Json),
-        Output::Stdout => (Box::new(StdoutSink::new()), Encoding::Json),
+    execute_with_telemetry(plan, stop, None)
+}
+
+/// [`execute`], counting what is produced (and, with Kafka, delivered) into `telemetry`.
+pub fn execute_with_telemetry(
+    plan: &Plan,
+    stop: &AtomicBool,
+    telemetry: Option<&Telemetry>,
+) -> Result<Summary, AppError> {
+    let (mut sink, encoding, deliveries): (Box<dyn Sink>, Encoding, _) = match &plan.output {
+        Output::Dir(dir) => (Box::new(FileSink::create(dir)?), Encoding::Json, None),
+        Output::Stdout => (Box::new(StdoutSink::new()), Encoding::Json, None),
         Output::Kafka { options, schemas } => {
             let (sink, schema_ids) = connect_kafka(options, schemas)?;
-            (Box::new(sink), Encoding::Avro { schema_ids })
+            let deliveries = Some(sink.delivery_counts());
+            (Box::new(sink), Encoding::Avro { schema_ids }, deliveries)
         }
     };
-    execute_encoded(plan, encoding, sink.as_mut(), stop)
+    match telemetry {
+        Some(t) => {
+            let metrics = Metrics::register(t, deliveries);
+            execute_encoded(plan, encoding, &mut metrics.meter(sink.as_mut()), stop)
+        }
+        None => execute_encoded(plan, encoding, sink.as_mut(), stop),
+    }
 }
 
 /// Connects to Kafka, creates the missing topics and gets the schema id of each topic.

@@ -1,6 +1,7 @@
 //! The command line: eventsim's options (same names and meanings) plus our own for sinks,
 //! threads and progress.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -149,6 +150,12 @@ pub struct Cli {
     /// Generation threads [default: the number of CPUs]. The output does not depend on it.
     #[arg(long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics (events produced per topic, events/s,
+    /// Kafka deliveries and failures), e.g. 127.0.0.1:9466, the local stack's port for
+    /// eventsim [default: off].
+    #[arg(long = "metrics-addr", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Progress display on standard error.
     #[arg(

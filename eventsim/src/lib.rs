@@ -6,11 +6,13 @@
 //! - [`sinks`]: record encoding (JSON lines, Avro in the Confluent wire format) and destinations
 //!   (files, stdout, Kafka).
 //! - [`run`]: batch (parallel, deterministic order) and continuous (real-time) drivers.
+//! - [`metrics`]: what `--metrics-addr` serves to Prometheus.
 //! - [`app`]: the command line's options resolved against the config, and the run.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod run;

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
-use eventsim::app::{execute, plan, summary_line};
+use eventsim::app::{execute_with_telemetry, plan, start_telemetry, summary_line};
 use eventsim::cli::Cli;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -39,8 +39,22 @@ fn main() -> ExitCode {
     for w in &plan.warnings {
         eprintln!("eventsim: warning: {w}");
     }
+    let telemetry = match start_telemetry(&cli) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("eventsim: error: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    if let Some(addr) = telemetry.as_ref().and_then(|t| t.local_addr()) {
+        eprintln!("eventsim: metrics on http://{addr}/metrics");
+    }
     let stop = stop_flag();
-    match execute(&plan, &stop) {
+    let result = execute_with_telemetry(&plan, &stop, telemetry.as_ref());
+    if let Some(Err(e)) = telemetry.map(|t| t.shutdown()) {
+        eprintln!("eventsim: warning: {e}");
+    }
+    match result {
         Ok(summary) => {
             eprintln!("{}", summary_line(&plan, &summary));
             if summary.interrupted {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value as Avro;
 use apache_avro::Schema;
-use eventsim::app::{execute, execute_into};
+use eventsim::app::{execute_into, execute_with_telemetry};
 use eventsim::run::Summary;
 use eventsim::sinks::memory::MemorySink;
 use rdkafka::admin::{AdminClient, AdminOptions};
@@ -21,6 +21,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use soundlake_core::event::Topic;
 use soundlake_core::schema_registry::{value_subject, FileSchemas, SchemaSource};
+use soundlake_core::telemetry::Telemetry;
 use soundlake_core::wire;
 use soundlake_testkit::{require, unique_name, Service, StackEndpoints};
 
@@ -104,7 +105,11 @@ async fn run_both(extra: Vec<String>) -> (Summary, MemorySink) {
     tokio::task::spawn_blocking(move || {
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let kafka_plan = common::plan_of(&args(&extra, &config));
-        let summary = execute(&kafka_plan, &AtomicBool::new(false)).expect("Kafka run");
+        let telemetry = Telemetry::init("eventsim", None).expect("telemetry");
+        let summary =
+            execute_with_telemetry(&kafka_plan, &AtomicBool::new(false), Some(&telemetry))
+                .expect("Kafka run");
+        assert_delivery_metrics(&telemetry.render(), &summary);
         let json_plan = common::plan_of(&args(&[], &config));
         let mut json = MemorySink::new();
         execute_into(&json_plan, &mut json, &AtomicBool::new(false)).expect("JSON run");
@@ -112,6 +117,32 @@ async fn run_both(extra: Vec<String>) -> (Summary, MemorySink) {
     })
     .await
     .expect("run thread")
+}
+
+/// The delivery reports, as /metrics shows them, account for every record.
+fn assert_delivery_metrics(metrics: &str, summary: &Summary) {
+    for t in Topic::ALL {
+        let n = summary.per_topic[t.index()];
+        for line in [
+            format!(
+                "soundlake_eventsim_produced_events_total{{topic=\"{}\"}} {n}",
+                t.name()
+            ),
+            format!(
+                "soundlake_eventsim_delivered_events_total{{topic=\"{}\"}} {n}",
+                t.name()
+            ),
+            format!(
+                "soundlake_eventsim_delivery_failed_events_total{{topic=\"{}\"}} 0",
+                t.name()
+            ),
+        ] {
+            assert!(
+                metrics.lines().any(|l| l == line),
+                "missing {line:?} in:\n{metrics}"
+            );
+        }
+    }
 }
 
 /// Every record of the topics, from the beginning: (topic index, partition, key, value).

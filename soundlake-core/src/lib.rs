@@ -6,4 +6,5 @@
 pub mod event;
 pub mod lake;
 pub mod schema_registry;
+pub mod telemetry;
 pub mod wire;

@@ -152,6 +152,25 @@ impl Deliveries {
     }
 }
 
+/// The delivery reports counted so far, readable from any thread (for `/metrics`).
+#[derive(Debug, Clone)]
+pub struct DeliveryCounts(Arc<Deliveries>);
+
+impl DeliveryCounts {
+    /// Records delivered, per topic (by `Topic::index`).
+    pub fn delivered(&self) -> [u64; 4] {
+        self.0
+            .delivered
+            .each_ref()
+            .map(|d| d.load(Ordering::Relaxed))
+    }
+
+    /// Records that failed to be delivered, per topic (by `Topic::index`).
+    pub fn failed(&self) -> [u64; 4] {
+        self.0.failed.each_ref().map(|f| f.load(Ordering::Relaxed))
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Context(Arc<Deliveries>);
 
@@ -216,10 +235,12 @@ impl KafkaSink {
 
     /// Records delivered so far, per topic (by `Topic::index`).
     pub fn delivered(&self) -> [u64; 4] {
-        self.deliveries
-            .delivered
-            .each_ref()
-            .map(|d| d.load(Ordering::Relaxed))
+        self.delivery_counts().delivered()
+    }
+
+    /// A handle on the delivery reports, which stays valid while the sink runs.
+    pub fn delivery_counts(&self) -> DeliveryCounts {
+        DeliveryCounts(Arc::clone(&self.deliveries))
     }
 
     fn per_topic(&self, counts: [u64; 4]) -> String {
@@ -243,11 +264,7 @@ impl KafkaSink {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .unwrap_or_default();
-        let counts = self
-            .deliveries
-            .failed
-            .each_ref()
-            .map(|f| f.load(Ordering::Relaxed));
+        let counts = self.delivery_counts().failed();
         Err(sink_error(
             format!(
                 "{failed} record(s) were not delivered to Kafka at {}",
