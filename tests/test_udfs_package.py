@@ -50,6 +50,8 @@ def test_arrow_identity_rejects_what_is_not_arrow() -> None:
         soundlake_udfs.arrow_identity([1, 2, 3])  # type: ignore[arg-type]
 
 
-def test_register_registers_nothing_yet() -> None:
-    # No SQL function exists yet (issue 5 adds them); the session is not touched.
-    assert soundlake_udfs.register(None) == []  # type: ignore[arg-type]
+def test_every_udf_is_callable_on_arrow_and_named_for_sql() -> None:
+    # register(spark) itself runs in Spark in test_udfs_functions.py
+    for name in soundlake_udfs.sql_names():
+        assert callable(getattr(soundlake_udfs.arrow, name))
+        assert callable(getattr(soundlake_udfs, name))

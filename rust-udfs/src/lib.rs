@@ -9,9 +9,24 @@
 //! The Python package `soundlake_udfs` (in `python/`) wraps the module and registers the UDFs
 //! in a Spark session.
 
-use arrow::array::ArrayData;
+pub mod event_problems;
+pub mod h3_cell;
+pub mod normalize_name;
+pub mod parse_user_agent;
+pub mod sessionize;
+
+use arrow::array::{make_array, ArrayData, ArrayRef};
+use arrow::error::ArrowError;
 use arrow_pyarrow::PyArrowType;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+/// An array handed back to pyarrow, or the kernel's error as a Python `ValueError`.
+fn to_python(result: Result<ArrayRef, ArrowError>) -> PyResult<PyArrowType<ArrayData>> {
+    result
+        .map(|array| PyArrowType(array.to_data()))
+        .map_err(|err| PyValueError::new_err(err.to_string()))
+}
 
 /// The version of this crate, which is also the version of the Python package.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -39,6 +54,78 @@ fn arrow_identity(array: PyArrowType<ArrayData>) -> PyArrowType<ArrayData> {
     PyArrowType(identity(array.0))
 }
 
+/// `normalize_name` over a pyarrow string array (see `normalize_name.rs`).
+#[pyfunction]
+#[pyo3(name = "normalize_name")]
+fn py_normalize_name(texts: PyArrowType<ArrayData>) -> PyResult<PyArrowType<ArrayData>> {
+    to_python(normalize_name::normalize_name(&make_array(texts.0)))
+}
+
+/// `h3_cell` over pyarrow arrays of latitudes, longitudes and resolutions (see `h3_cell.rs`).
+#[pyfunction]
+#[pyo3(name = "h3_cell")]
+fn py_h3_cell(
+    lat: PyArrowType<ArrayData>,
+    lon: PyArrowType<ArrayData>,
+    resolution: PyArrowType<ArrayData>,
+) -> PyResult<PyArrowType<ArrayData>> {
+    let (lat, lon, resolution) = (
+        make_array(lat.0),
+        make_array(lon.0),
+        make_array(resolution.0),
+    );
+    to_python(h3_cell::h3_cell(&lat, &lon, &resolution))
+}
+
+/// `event_problems` over pyarrow arrays (see `event_problems.rs`).
+#[pyfunction]
+#[pyo3(name = "event_problems")]
+#[allow(clippy::too_many_arguments)] // one argument per column, as in SQL
+fn py_event_problems(
+    ts: PyArrowType<ArrayData>,
+    user_id: PyArrowType<ArrayData>,
+    auth: PyArrowType<ArrayData>,
+    level: PyArrowType<ArrayData>,
+    lat: PyArrowType<ArrayData>,
+    lon: PyArrowType<ArrayData>,
+    zip: PyArrowType<ArrayData>,
+    state: PyArrowType<ArrayData>,
+) -> PyResult<PyArrowType<ArrayData>> {
+    let arrays = [ts, user_id, auth, level, lat, lon, zip, state].map(|a| make_array(a.0));
+    let [ts, user_id, auth, level, lat, lon, zip, state] = &arrays;
+    let columns = event_problems::EventColumns {
+        ts,
+        user_id,
+        auth,
+        level,
+        lat,
+        lon,
+        zip,
+        state,
+    };
+    to_python(event_problems::event_problems(&columns))
+}
+
+/// The codes of the data quality rules of `event_problems`, each with what it means, in order.
+#[pyfunction]
+fn event_problem_rules() -> Vec<(&'static str, &'static str)> {
+    event_problems::RULES.to_vec()
+}
+
+/// `parse_user_agent` over a pyarrow string array (see `parse_user_agent.rs`).
+#[pyfunction]
+#[pyo3(name = "parse_user_agent")]
+fn py_parse_user_agent(agents: PyArrowType<ArrayData>) -> PyResult<PyArrowType<ArrayData>> {
+    to_python(parse_user_agent::parse_user_agent(&make_array(agents.0)))
+}
+
+/// `sessionize` over a pyarrow array of sorted event times (see `sessionize.rs`).
+#[pyfunction]
+#[pyo3(name = "sessionize")]
+fn py_sessionize(ts: PyArrowType<ArrayData>, gap_ms: i64) -> PyResult<PyArrowType<ArrayData>> {
+    to_python(sessionize::sessionize(&make_array(ts.0), gap_ms))
+}
+
 /// The extension module `soundlake_udfs._native`.
 #[pymodule]
 #[pyo3(name = "_native")]
@@ -46,6 +133,12 @@ fn native_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", VERSION)?;
     module.add_function(wrap_pyfunction!(native_version, module)?)?;
     module.add_function(wrap_pyfunction!(arrow_identity, module)?)?;
+    module.add_function(wrap_pyfunction!(py_normalize_name, module)?)?;
+    module.add_function(wrap_pyfunction!(py_h3_cell, module)?)?;
+    module.add_function(wrap_pyfunction!(py_event_problems, module)?)?;
+    module.add_function(wrap_pyfunction!(event_problem_rules, module)?)?;
+    module.add_function(wrap_pyfunction!(py_parse_user_agent, module)?)?;
+    module.add_function(wrap_pyfunction!(py_sessionize, module)?)?;
     Ok(())
 }
 
