@@ -6,8 +6,16 @@
 //! - [`parquet_writer`]: zstd Parquet files streamed to the lake under a staging name.
 //! - [`commit_log`]: the `bronze/_commits/` log that makes landing exactly once
 //!   (see `DESIGN-exactly-once.md`).
+//! - [`decode`]: Avro (Confluent wire format) straight into the column builders.
+//! - [`quarantine`]: records that cannot be landed, with their reason.
+//! - [`lander`]: the consumer loop; [`config`]: its settings; [`stats`]: its counters.
 
 pub mod batch_builder;
 pub mod commit_log;
+pub mod config;
+pub mod decode;
+pub mod lander;
 pub mod parquet_writer;
+pub mod quarantine;
 pub mod schema;
+pub mod stats;
