@@ -35,7 +35,7 @@ use crate::parquet_writer::{
 };
 use crate::quarantine::{quarantine_path, quarantine_schema, QuarantineBuffer, QuarantinedRecord};
 use crate::schema::BronzeSchema;
-use crate::stats::Stats;
+use crate::stats::{LanderMetrics, Stats};
 
 const POLL: Duration = Duration::from_millis(200);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
@@ -203,6 +203,8 @@ pub struct Lander {
     /// `--until-caught-up`: the high watermarks (and low) seen at start.
     targets: BTreeMap<(String, i32), (i64, i64)>,
     stats: Stats,
+    /// Where the stats are published at each commit, with `--metrics-addr`.
+    metrics: Option<LanderMetrics>,
 }
 
 impl Lander {
@@ -311,7 +313,20 @@ impl Lander {
             started_ms: now_us() / 1000,
             targets,
             stats: Stats::default(),
+            metrics: None,
         })
+    }
+
+    /// Publishes the stats to `metrics` at each commit (and times the flushes).
+    pub fn set_metrics(&mut self, metrics: LanderMetrics) {
+        metrics.publish(&self.stats);
+        self.metrics = Some(metrics);
+    }
+
+    fn publish(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.publish(&self.stats);
+        }
     }
 
     /// The counters so far.
@@ -360,6 +375,7 @@ impl Lander {
                 }
             }
         }
+        self.publish();
         info!(stats = ?self.stats, "lander stopped");
         Ok(())
     }
@@ -551,6 +567,10 @@ impl Lander {
                 self.reset_to_log();
             }
         }
+        if let Some(metrics) = &self.metrics {
+            metrics.record_flush(started.elapsed().as_secs_f64());
+        }
+        self.publish();
         Ok(())
     }
 

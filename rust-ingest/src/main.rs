@@ -1,12 +1,16 @@
 //! `soundlake-ingest`: the Kafka → bronze Parquet lander (issue 4).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
+use soundlake_core::telemetry::Telemetry;
 use soundlake_ingest::config::{Cli, Config};
 use soundlake_ingest::lander::Lander;
+use soundlake_ingest::stats::LanderMetrics;
+use tracing::info;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -16,6 +20,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let config = match Config::resolve(cli) {
         Ok(config) => config,
@@ -24,6 +29,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let telemetry = match Telemetry::init("ingest", config.metrics_addr) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("soundlake-ingest: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(addr) = telemetry.local_addr() {
+        info!("metrics on http://{addr}/metrics");
+    }
     let shutdown = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         if let Err(err) = signal_hook::flag::register(signal, Arc::clone(&shutdown)) {
@@ -31,7 +46,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let result = Lander::new(config, shutdown).and_then(|mut lander| lander.run());
+    let result = Lander::new(config, shutdown).and_then(|mut lander| {
+        lander.set_metrics(LanderMetrics::register(&telemetry));
+        lander.run()
+    });
+    if let Err(err) = telemetry.shutdown() {
+        eprintln!("soundlake-ingest: {err}");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

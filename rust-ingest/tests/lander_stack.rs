@@ -124,12 +124,18 @@ impl Run {
     }
 
     fn lander(&self, extra: &[&str]) -> std::process::Output {
-        Command::new(LANDER)
+        let out = Command::new(LANDER)
             .args(self.lander_args(extra))
             .arg("--until-caught-up")
             .env_remove("SOUNDLAKE_SCHEMA_REGISTRY_URL")
             .output()
-            .expect("run the lander")
+            .expect("run the lander");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "ANSI colours off a terminal: {stderr}"
+        );
+        out
     }
 
     /// How many commit-log entries exist (blocking).
@@ -474,4 +480,26 @@ async fn survives_sigkill_at_random_instants_exactly_once() {
         );
     }
     run.cleanup().await;
+}
+
+/// `--metrics-addr` on a port another process holds: the telemetry module's error, exit 2,
+/// before the lander touches Kafka or the lake.
+#[test]
+fn a_taken_metrics_address_exits_2() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let addr = holder.local_addr().expect("local addr").to_string();
+    let out = Command::new(LANDER)
+        .args(["--metrics-addr", &addr, "--until-caught-up"])
+        .output()
+        .expect("run the lander");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("metrics address {addr} is in use")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("\u{1b}["),
+        "no ANSI colours off a terminal: {stderr}"
+    );
 }
