@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from string import Template
 from xml.sax.saxutils import escape
 
-from .. import process
+from .. import process, templates
 from ..config import StackConfig
 from ..service import Service, StackError
 from ..system_packages import apt_install_without_daemons
@@ -90,18 +89,8 @@ class ClickHouse(Service):
 
 
 def _render(template: Path, target: Path, values: dict[str, str]) -> None:
-    """Fill `${name}` placeholders of an XML template (values XML-escaped) into `target`."""
-    try:
-        text = Template(template.read_text()).substitute({k: escape(v) for k, v in values.items()})
-    except KeyError as err:
-        raise StackError(
-            f"{template} uses the placeholder ${{{err.args[0]}}}, which the stack does not set"
-        ) from None
-    except ValueError as err:
-        raise StackError(
-            f"{template} has a malformed placeholder ({err}); write a literal $ as $$"
-        ) from None
-    target.write_text(text)
+    """Fill an XML template (values XML-escaped) into `target`."""
+    target.write_text(templates.render(template, {k: escape(v) for k, v in values.items()}))
 
 
 def _parse_bytes(size: str) -> int:

@@ -14,9 +14,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 
-from .. import process
+from .. import process, templates
 from ..config import StackConfig
 from ..service import Service, StackError
 from ..system_packages import apt_install_without_daemons
@@ -65,7 +64,7 @@ class Prometheus(Service):
             "alerts_dir": str(ALERTS_DIR),
             "targets_dir": str(self.targets_dir),
         }
-        _write(self.config_file, _render(PROMETHEUS_TEMPLATE, values))
+        _write(self.config_file, templates.render(PROMETHEUS_TEMPLATE, values))
         _check(
             [str(PROMTOOL), "check", "config", str(self.config_file)],
             what="promtool check config",
@@ -126,7 +125,7 @@ class Alertmanager(Service):
             "telegram_bot_token": _yaml_string(telegram.bot_token) if telegram else '""',
             "telegram_chat_id": str(telegram.chat_id) if telegram else "0",
         }
-        _write(self.config_file, _fill(text, values, ALERTMANAGER_TEMPLATE), private=True)
+        _write(self.config_file, templates.fill(text, values, ALERTMANAGER_TEMPLATE), private=True)
         _check(
             [str(AMTOOL), "check-config", str(self.config_file)],
             what="amtool check-config",
@@ -204,23 +203,6 @@ def _secret(name: str, secrets_dir: Path) -> str | None:
 def _yaml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
-
-
-def _render(template: Path, values: dict[str, str]) -> str:
-    return _fill(template.read_text(), values, template)
-
-
-def _fill(text: str, values: dict[str, str], template: Path) -> str:
-    try:
-        return Template(text).substitute(values)
-    except KeyError as err:
-        raise StackError(
-            f"{template} uses the placeholder ${{{err.args[0]}}}, which the stack does not set"
-        ) from None
-    except ValueError as err:
-        raise StackError(
-            f"{template} has a malformed placeholder ({err}); write a literal $ as $$"
-        ) from None
 
 
 def _write(path: Path, text: str, *, private: bool = False) -> None:
