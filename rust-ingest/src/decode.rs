@@ -604,15 +604,7 @@ fn read_value<'a>(
             Slot::Bytes(symbol.as_bytes())
         }
         Read::Union(branches) => {
-            let index = cursor.long(field)?;
-            let branch = usize::try_from(index)
-                .ok()
-                .and_then(|i| branches.get(i))
-                .ok_or(DecodeError::BadUnionIndex {
-                    field: field.to_owned(),
-                    index,
-                    branches: branches.len(),
-                })?;
+            let (index, branch) = union_branch(cursor, branches, field)?;
             if matches!(branch, Read::Union(v) if v.is_empty()) {
                 return Err(DecodeError::WrongType {
                     field: field.to_owned(),
@@ -622,6 +614,24 @@ fn read_value<'a>(
             read_value(cursor, branch, field)?
         }
     })
+}
+
+/// Read a union's branch index and return it with the branch it selects.
+fn union_branch<'t, T>(
+    cursor: &mut Cursor<'_>,
+    branches: &'t [T],
+    field: &str,
+) -> Result<(i64, &'t T), DecodeError> {
+    let index = cursor.long(field)?;
+    let branch = usize::try_from(index)
+        .ok()
+        .and_then(|i| branches.get(i))
+        .ok_or(DecodeError::BadUnionIndex {
+            field: field.to_owned(),
+            index,
+            branches: branches.len(),
+        })?;
+    Ok((index, branch))
 }
 
 fn skip(cursor: &mut Cursor<'_>, ty: &AvroType, depth: usize) -> Result<(), DecodeError> {
@@ -658,15 +668,7 @@ fn skip(cursor: &mut Cursor<'_>, ty: &AvroType, depth: usize) -> Result<(), Deco
             }
         }
         AvroType::Union(branches) => {
-            let index = cursor.long(FIELD)?;
-            let branch = usize::try_from(index)
-                .ok()
-                .and_then(|i| branches.get(i))
-                .ok_or(DecodeError::BadUnionIndex {
-                    field: FIELD.into(),
-                    index,
-                    branches: branches.len(),
-                })?;
+            let (_, branch) = union_branch(cursor, branches, FIELD)?;
             skip(cursor, branch, depth + 1)?;
         }
         AvroType::Array(items) | AvroType::Map(items) => {
