@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import config
@@ -257,44 +258,54 @@ def _exec(argv: list[str]) -> None:
     os.execv(argv[0], argv)
 
 
+def _run_tool(
+    args: list[str],
+    *,
+    product: str,
+    script: str,
+    tools: dict[str, str],
+    example: str,
+    command: Callable[[str, list[str]], list[str]],
+) -> int:
+    """Run one of a product's CLI tools (by short name or main class), or print the usage."""
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(_usage(script, tools, example))
+        return 0 if args else 2
+    tool, rest = args[0], args[1:]
+    main_class = tools.get(tool, tool if "." in tool else None)
+    if main_class is None:
+        raise StackError(
+            f"unknown {product} tool {tool!r}; known: {', '.join(tools)} "
+            "(or give a main class name)"
+        )
+    _exec(command(main_class, rest))
+    return 0
+
+
 def kafka_main(cfg: StackConfig, args: list[str]) -> int:
     from .services import kafka
 
-    if not args or args[0] in ("-h", "--help", "help"):
-        sys.stdout.write(
-            _usage(
-                "scripts/kafka",
-                KAFKA_TOOLS,
-                f"topics --bootstrap-server {kafka.bootstrap(cfg)} --list",
-            )
-        )
-        return 0 if args else 2
-    tool, rest = args[0], args[1:]
-    main_class = KAFKA_TOOLS.get(tool, tool if "." in tool else None)
-    if main_class is None:
-        raise StackError(
-            f"unknown Kafka tool {tool!r}; known: {', '.join(KAFKA_TOOLS)} "
-            "(or give a main class name)"
-        )
-    _exec(kafka.tool_command(cfg, main_class, rest))
-    return 0
+    return _run_tool(
+        args,
+        product="Kafka",
+        script="scripts/kafka",
+        tools=KAFKA_TOOLS,
+        example=f"topics --bootstrap-server {kafka.bootstrap(cfg)} --list",
+        command=lambda main_class, rest: kafka.tool_command(cfg, main_class, rest),
+    )
 
 
 def hdfs_main(cfg: StackConfig, args: list[str]) -> int:
     from .services import hdfs
 
-    if not args or args[0] in ("-h", "--help", "help"):
-        sys.stdout.write(_usage("scripts/hdfs", HDFS_TOOLS, "dfs -ls /"))
-        return 0 if args else 2
-    tool, rest = args[0], args[1:]
-    main_class = HDFS_TOOLS.get(tool, tool if "." in tool else None)
-    if main_class is None:
-        raise StackError(
-            f"unknown HDFS tool {tool!r}; known: {', '.join(HDFS_TOOLS)} "
-            "(or give a main class name)"
-        )
-    _exec(hdfs.tool_command(cfg, main_class, rest))
-    return 0
+    return _run_tool(
+        args,
+        product="HDFS",
+        script="scripts/hdfs",
+        tools=HDFS_TOOLS,
+        example="dfs -ls /",
+        command=lambda main_class, rest: hdfs.tool_command(cfg, main_class, rest),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
