@@ -18,6 +18,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use soundlake_core::lake::{LakeError, LakeStore, LakeUrl};
@@ -40,6 +41,8 @@ use crate::stats::{LanderMetrics, Stats};
 const POLL: Duration = Duration::from_millis(200);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the lag and assignment gauges are refreshed between commits.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 /// Staged files written at the same time by one flush.
 const WRITE_CONCURRENCY: usize = 8;
 
@@ -76,11 +79,26 @@ struct Shared {
     assigned: StdMutex<BTreeSet<(String, i32)>>,
     shutdown: Arc<AtomicBool>,
     fatal: StdMutex<Option<String>>,
+    /// The high watermark of each partition, from librdkafka's statistics.
+    high_watermarks: StdMutex<BTreeMap<(String, i32), i64>>,
 }
 
 struct LanderContext(Arc<Shared>);
 
-impl ClientContext for LanderContext {}
+impl ClientContext for LanderContext {
+    /// librdkafka's statistics (every [`GAUGE_INTERVAL`]): keeps the high watermarks its
+    /// fetcher saw, for the lag gauge, without asking the broker.
+    fn stats(&self, statistics: Statistics) {
+        let mut marks = lock(&self.0.high_watermarks);
+        for (name, topic) in statistics.topics {
+            for (partition, p) in topic.partitions {
+                if partition >= 0 && p.hi_offset >= 0 {
+                    marks.insert((name.clone(), partition), p.hi_offset);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for LanderContext {
     fn rebalance(
@@ -175,6 +193,18 @@ struct TopicState {
     decoder: TopicDecoder,
     batches: PartitionedBatches,
     quarantine: QuarantineBuffer,
+    /// Records read from Kafka since the start.
+    consumed: u64,
+    /// Buffered records, counted in the stats when their commit succeeds.
+    pending_landed: u64,
+    pending_quarantined: BTreeMap<&'static str, u64>,
+}
+
+impl TopicState {
+    fn forget_pending(&mut self) {
+        self.pending_landed = 0;
+        self.pending_quarantined.clear();
+    }
 }
 
 /// What one flush writes: the data batches and quarantine batch of each topic.
@@ -202,9 +232,12 @@ pub struct Lander {
     started_ms: i64,
     /// `--until-caught-up`: the high watermarks (and low) seen at start.
     targets: BTreeMap<(String, i32), (i64, i64)>,
+    /// Committed counts (consumed counts live in the topics' states).
     stats: Stats,
     /// Where the stats are published at each commit, with `--metrics-addr`.
     metrics: Option<LanderMetrics>,
+    /// When the lag and assignment gauges were last refreshed.
+    last_gauges: Instant,
 }
 
 impl Lander {
@@ -252,6 +285,9 @@ impl Lander {
                     decoder: TopicDecoder::new(Arc::clone(&bronze), avsc, cfg.max_value_bytes),
                     batches: PartitionedBatches::new(bronze),
                     quarantine: QuarantineBuffer::default(),
+                    consumed: 0,
+                    pending_landed: 0,
+                    pending_quarantined: BTreeMap::new(),
                 },
             );
         }
@@ -262,6 +298,7 @@ impl Lander {
             assigned: StdMutex::new(BTreeSet::new()),
             shutdown,
             fatal: StdMutex::new(None),
+            high_watermarks: StdMutex::new(BTreeMap::new()),
         });
         let consumer = create_consumer(&cfg, Arc::clone(&shared))?;
         let kafka_err = |reason: String| LanderError::Kafka {
@@ -312,26 +349,62 @@ impl Lander {
             files: 0,
             started_ms: now_us() / 1000,
             targets,
-            stats: Stats::default(),
+            stats: Stats {
+                last_commit_unix_seconds: now_us() as f64 / 1e6,
+                ..Stats::default()
+            },
             metrics: None,
+            last_gauges: Instant::now(),
         })
     }
 
-    /// Publishes the stats to `metrics` at each commit (and times the flushes).
+    /// Publishes the stats to `metrics` at each commit and every [`GAUGE_INTERVAL`] (and
+    /// times the flushes).
     pub fn set_metrics(&mut self, metrics: LanderMetrics) {
-        metrics.publish(&self.stats);
+        metrics.publish(&self.stats());
         self.metrics = Some(metrics);
     }
 
-    fn publish(&self) {
+    /// Refreshes the lag and assignment gauges and publishes the stats.
+    fn publish(&mut self) {
+        self.last_gauges = Instant::now();
+        if self.metrics.is_none() {
+            return;
+        }
+        let assigned: Vec<(String, i32)> = lock(&self.shared.assigned).iter().cloned().collect();
+        let mut lag = BTreeMap::new();
+        let mut per_topic: BTreeMap<String, u64> = BTreeMap::new();
+        {
+            let marks = lock(&self.shared.high_watermarks).clone();
+            let log = self.rt.block_on(self.shared.log.lock());
+            for (topic, partition) in assigned {
+                *per_topic.entry(topic.clone()).or_default() += 1;
+                // The watermark the consumer's fetcher last saw: no request to the broker.
+                let Some(&high) = marks.get(&(topic.clone(), partition)) else {
+                    continue;
+                };
+                let next = log.next_offset(&topic, partition).unwrap_or(0);
+                lag.insert((topic, partition), (high - next).max(0));
+            }
+        }
+        for topic in &self.cfg.topics {
+            per_topic.entry(topic.clone()).or_default();
+        }
+        self.stats.lag = lag;
+        self.stats.assigned = per_topic;
+        let stats = self.stats();
         if let Some(metrics) = &self.metrics {
-            metrics.publish(&self.stats);
+            metrics.publish(&stats);
         }
     }
 
     /// The counters so far.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.stats.clone();
+        for (topic, state) in &self.topics {
+            stats.topics.entry(topic.clone()).or_default().consumed = state.consumed;
+        }
+        stats
     }
 
     /// Runs until shutdown (flushing and committing first), or with `--until-caught-up` until
@@ -367,16 +440,19 @@ impl Lander {
             if self.should_flush() {
                 self.flush()?;
             }
+            if self.last_gauges.elapsed() >= GAUGE_INTERVAL {
+                self.publish();
+            }
             if self.cfg.until_caught_up && self.caught_up() {
                 self.flush()?;
                 if self.caught_up_committed() {
-                    info!(stats = ?self.stats, "caught up with the end offsets seen at start");
+                    info!(stats = ?self.stats(), "caught up with the end offsets seen at start");
                     break;
                 }
             }
         }
         self.publish();
-        info!(stats = ?self.stats, "lander stopped");
+        info!(stats = ?self.stats(), "lander stopped");
         Ok(())
     }
 
@@ -403,7 +479,7 @@ impl Lander {
         let Some(state) = self.topics.get_mut(&record.topic) else {
             return Ok(());
         };
-        self.stats.consumed += 1;
+        state.consumed += 1;
         // Resolve a new schema id first (the registry is async; a registry outage waits).
         if let Ok(id) = state.decoder.frame(record.value.as_deref()) {
             if !state.decoder.knows(id) {
@@ -424,10 +500,10 @@ impl Lander {
             .decoder
             .decode(record.value.as_deref(), &mut state.batches, &meta)
         {
-            Ok(()) => self.stats.landed += 1,
+            Ok(()) => state.pending_landed += 1,
             Err(err) => {
                 debug!(topic = %record.topic, partition = record.partition, offset = record.offset, %err, "quarantined");
-                *self.stats.quarantined.entry(err.reason()).or_default() += 1;
+                *state.pending_quarantined.entry(err.reason()).or_default() += 1;
                 state.quarantine.push(QuarantinedRecord {
                     value: record.value,
                     partition: record.partition,
@@ -474,6 +550,7 @@ impl Lander {
             // Finishing empties the builders; the batches are discarded.
             drop(state.batches.finish_all());
             state.quarantine.clear();
+            state.forget_pending();
         }
         self.ranges.clear();
         self.first_buffered = None;
@@ -536,6 +613,12 @@ impl Lander {
         };
         let bytes: u64 = files.iter().map(|f| f.bytes).sum();
         let count = files.len();
+        // (topic, quarantine?, bytes) of each file, counted if the commit succeeds.
+        let written: Vec<(String, bool, u64)> = work
+            .iter()
+            .zip(&files)
+            .map(|(item, file)| (item.topic.clone(), item.dir.is_none(), file.bytes))
+            .collect();
         let pending = PendingCommit {
             ranges: ranges.clone(),
             files,
@@ -548,9 +631,7 @@ impl Lander {
         self.first_buffered = None;
         match result {
             Ok(entry) => {
-                self.stats.commits += 1;
-                self.stats.files += count as u64;
-                self.stats.bytes += bytes;
+                self.count_commit(&written);
                 info!(
                     seq = entry.seq,
                     files = count,
@@ -563,6 +644,9 @@ impl Lander {
             }
             Err(err) => {
                 self.stats.commit_failures += 1;
+                for state in self.topics.values_mut() {
+                    state.forget_pending();
+                }
                 warn!(%err, "the commit did not go through as is; recovering and re-reading from the commit log's positions");
                 self.reset_to_log();
             }
@@ -572,6 +656,30 @@ impl Lander {
         }
         self.publish();
         Ok(())
+    }
+
+    /// Moves the buffered counts into the stats after a successful commit of `written`.
+    fn count_commit(&mut self, written: &[(String, bool, u64)]) {
+        self.stats.commits += 1;
+        self.stats.last_commit_unix_seconds = now_us() as f64 / 1e6;
+        for (topic, state) in &mut self.topics {
+            let stats = self.stats.topics.entry(topic.clone()).or_default();
+            stats.landed += state.pending_landed;
+            for (reason, n) in &state.pending_quarantined {
+                *stats.quarantined.entry(reason).or_default() += n;
+            }
+            state.forget_pending();
+        }
+        for (topic, quarantine, bytes) in written {
+            let stats = self.stats.topics.entry(topic.clone()).or_default();
+            if *quarantine {
+                stats.quarantine_files += 1;
+                stats.quarantine_bytes += bytes;
+            } else {
+                stats.data_files += 1;
+                stats.data_bytes += bytes;
+            }
+        }
     }
 
     /// Writes the flush's files to staging, up to [`WRITE_CONCURRENCY`] at a time (each HDFS
@@ -735,6 +843,10 @@ fn create_consumer(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("enable.partition.eof", "false")
+        .set(
+            "statistics.interval.ms",
+            GAUGE_INTERVAL.as_millis().to_string(),
+        )
         .set("client.id", format!("soundlake-ingest-{}", cfg.writer_id));
     for (k, v) in &cfg.consumer_config {
         config.set(k, v);

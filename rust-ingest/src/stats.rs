@@ -1,44 +1,91 @@
-//! The lander's counters, and their export through the shared `soundlake_core::telemetry`
-//! (`--metrics-addr`, service `ingest`):
+//! The lander's counters and gauges, and their export through the shared
+//! `soundlake_core::telemetry` (`--metrics-addr`, service `ingest`). The list with meanings is
+//! in docs/operations.md ("Metrics"); the names:
 //!
-//! - `soundlake_ingest_consumed_records_total`: records read from Kafka (landed + quarantined);
-//! - `soundlake_ingest_landed_records_total`: records decoded into bronze rows;
-//! - `soundlake_ingest_quarantined_records_total{reason}`: records quarantined, per reason;
-//! - `soundlake_ingest_succeeded_commits_total`: commit-log entries written;
-//! - `soundlake_ingest_failed_commits_total`: commits that failed (fenced, ambiguous) and were
-//!   re-read;
-//! - `soundlake_ingest_committed_files_total`, `soundlake_ingest_committed_bytes_total`: files
-//!   (data and quarantine) committed, and their bytes;
+//! - `soundlake_ingest_consumed_records_total{topic}`: records read from Kafka;
+//! - `soundlake_ingest_landed_records_total{topic}`: records committed as bronze rows;
+//! - `soundlake_ingest_quarantined_records_total{topic,reason}`: records committed to
+//!   quarantine;
+//! - `soundlake_ingest_committed_files_total{topic,kind}`, `…_committed_bytes_total{topic,kind}`:
+//!   files committed (`kind` = `data` or `quarantine`) and their bytes;
+//! - `soundlake_ingest_succeeded_commits_total`, `soundlake_ingest_failed_commits_total`;
 //! - `soundlake_ingest_flush_duration_seconds`: histogram of flushes (write and commit);
-//! - `soundlake_build_info{service="ingest",version}` (the telemetry module's).
+//! - `soundlake_ingest_last_commit_timestamp_seconds`: unix time of the last commit;
+//! - `soundlake_ingest_consumer_lag_records{topic,partition}`: high watermark − the lake's next
+//!   offset, per assigned partition;
+//! - `soundlake_ingest_assigned_partitions{topic}`: partitions this instance owns.
 //!
-//! The lander publishes a snapshot of its [`Stats`] once per commit (not per record); the
-//! counters read that snapshot when Prometheus scrapes.
+//! The lander publishes a snapshot of its [`Stats`] at each commit and every few seconds (not
+//! per record); the instruments read that snapshot when Prometheus scrapes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use soundlake_core::telemetry::{
-    Histogram, KeyValue, ObservableCounter, Telemetry, Unit, SECONDS_BUCKETS,
+    Histogram, KeyValue, ObservableCounter, ObservableGauge, Telemetry, Unit, SECONDS_BUCKETS,
 };
 
-/// What the lander did since it started.
+/// What the lander did with one topic since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Records read from Kafka (landed + quarantined).
+pub struct TopicStats {
+    /// Records read from Kafka (each delivery counts: records re-read after a rebalance too).
     pub consumed: u64,
-    /// Records decoded into bronze rows.
+    /// Records committed as bronze rows.
     pub landed: u64,
-    /// Records quarantined, by reason.
+    /// Records committed to quarantine, by reason.
     pub quarantined: BTreeMap<&'static str, u64>,
+    /// Data files committed, and their bytes.
+    pub data_files: u64,
+    pub data_bytes: u64,
+    /// Quarantine files committed, and their bytes.
+    pub quarantine_files: u64,
+    pub quarantine_bytes: u64,
+}
+
+/// What the lander did since it started, and where it stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Per topic.
+    pub topics: BTreeMap<String, TopicStats>,
     /// Commit-log entries written.
     pub commits: u64,
-    /// Commits that failed (fenced, ambiguous) and were re-read.
+    /// Commits that failed (fenced, ambiguous, the lake away) and were re-read.
     pub commit_failures: u64,
-    /// Files (data and quarantine) committed.
-    pub files: u64,
-    /// Bytes of committed files.
-    pub bytes: u64,
+    /// Unix time (seconds) of the last successful commit; the start time before the first.
+    pub last_commit_unix_seconds: f64,
+    /// Per assigned (topic, partition): high watermark − the lake's next offset (unknown
+    /// watermarks are left out).
+    pub lag: BTreeMap<(String, i32), i64>,
+    /// Assigned partitions per topic.
+    pub assigned: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Records read from Kafka, all topics.
+    pub fn consumed(&self) -> u64 {
+        self.topics.values().map(|t| t.consumed).sum()
+    }
+
+    /// Records committed as bronze rows, all topics.
+    pub fn landed(&self) -> u64 {
+        self.topics.values().map(|t| t.landed).sum()
+    }
+
+    /// Records committed to quarantine, all topics and reasons.
+    pub fn quarantined(&self) -> u64 {
+        self.topics
+            .values()
+            .flat_map(|t| t.quarantined.values())
+            .sum()
+    }
+
+    /// Files committed (data and quarantine), all topics.
+    pub fn files(&self) -> u64 {
+        self.topics
+            .values()
+            .map(|t| t.data_files + t.quarantine_files)
+            .sum()
+    }
 }
 
 /// The lander's instruments, registered for as long as this lives.
@@ -46,6 +93,7 @@ pub struct LanderMetrics {
     snapshot: Arc<Mutex<Stats>>,
     flush_seconds: Histogram<f64>,
     _counters: Vec<ObservableCounter<u64>>,
+    _gauges: Vec<ObservableGauge<f64>>,
 }
 
 impl std::fmt::Debug for LanderMetrics {
@@ -60,7 +108,7 @@ fn read(snapshot: &Mutex<Stats>) -> Stats {
     snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Observes one number of the snapshot as the counter `what`.
+/// Observes one number of the snapshot as the unlabelled counter `what`.
 fn stat_counter(
     telemetry: &Telemetry,
     snapshot: &Arc<Mutex<Stats>>,
@@ -75,27 +123,83 @@ fn stat_counter(
     })
 }
 
+/// Observes one number per topic as the counter `what{topic}`.
+fn topic_counter(
+    telemetry: &Telemetry,
+    snapshot: &Arc<Mutex<Stats>>,
+    what: &str,
+    unit: Unit,
+    help: &str,
+    get: fn(&TopicStats) -> u64,
+) -> ObservableCounter<u64> {
+    let snapshot = Arc::clone(snapshot);
+    telemetry.observable_counter(what, unit, help, move |o| {
+        for (topic, stats) in read(&snapshot).topics {
+            o.observe(get(&stats), &[KeyValue::new("topic", topic)]);
+        }
+    })
+}
+
+/// Observes the data and quarantine numbers per topic as the counter `what{topic,kind}`.
+fn file_counter(
+    telemetry: &Telemetry,
+    snapshot: &Arc<Mutex<Stats>>,
+    unit: Unit,
+    help: &str,
+    get: fn(&TopicStats) -> (u64, u64),
+) -> ObservableCounter<u64> {
+    let snapshot = Arc::clone(snapshot);
+    telemetry.observable_counter("committed", unit, help, move |o| {
+        for (topic, stats) in read(&snapshot).topics {
+            let (data, quarantine) = get(&stats);
+            for (kind, n) in [("data", data), ("quarantine", quarantine)] {
+                o.observe(
+                    n,
+                    &[
+                        KeyValue::new("topic", topic.clone()),
+                        KeyValue::new("kind", kind),
+                    ],
+                );
+            }
+        }
+    })
+}
+
 impl LanderMetrics {
     /// Registers the lander's instruments on `telemetry`.
     pub fn register(telemetry: &Telemetry) -> LanderMetrics {
         let snapshot = Arc::new(Mutex::new(Stats::default()));
         let s = &snapshot;
         let mut counters = vec![
-            stat_counter(
+            topic_counter(
                 telemetry,
                 s,
                 "consumed",
                 Unit::Records,
-                "Records read from Kafka (landed and quarantined)",
-                |s| s.consumed,
+                "Records read from Kafka, per topic (re-reads after a rebalance count again)",
+                |t| t.consumed,
             ),
-            stat_counter(
+            topic_counter(
                 telemetry,
                 s,
                 "landed",
                 Unit::Records,
-                "Records decoded into bronze rows",
-                |s| s.landed,
+                "Records committed as bronze rows, per topic",
+                |t| t.landed,
+            ),
+            file_counter(
+                telemetry,
+                s,
+                Unit::Files,
+                "Files committed to the lake, per topic and kind (data, quarantine)",
+                |t| (t.data_files, t.quarantine_files),
+            ),
+            file_counter(
+                telemetry,
+                s,
+                Unit::Bytes,
+                "Bytes of the files committed to the lake, per topic and kind",
+                |t| (t.data_bytes, t.quarantine_bytes),
             ),
             stat_counter(
                 telemetry,
@@ -110,37 +214,68 @@ impl LanderMetrics {
                 s,
                 "failed",
                 Unit::Commits,
-                "Commits that failed (fenced, ambiguous) and were re-read",
+                "Commits that failed (fenced, ambiguous, the lake away) and were re-read",
                 |s| s.commit_failures,
-            ),
-            stat_counter(
-                telemetry,
-                s,
-                "committed",
-                Unit::Files,
-                "Files (data and quarantine) committed",
-                |s| s.files,
-            ),
-            stat_counter(
-                telemetry,
-                s,
-                "committed",
-                Unit::Bytes,
-                "Bytes of committed files",
-                |s| s.bytes,
             ),
         ];
         let q = Arc::clone(&snapshot);
         counters.push(telemetry.observable_counter(
             "quarantined",
             Unit::Records,
-            "Records quarantined, per reason",
+            "Records committed to quarantine, per topic and reason",
             move |o| {
-                for (reason, n) in read(&q).quarantined {
-                    o.observe(n, &[KeyValue::new("reason", reason)]);
+                for (topic, stats) in read(&q).topics {
+                    for (reason, n) in stats.quarantined {
+                        o.observe(
+                            n,
+                            &[
+                                KeyValue::new("topic", topic.clone()),
+                                KeyValue::new("reason", reason),
+                            ],
+                        );
+                    }
                 }
             },
         ));
+        let (l, lag, a) = (
+            Arc::clone(&snapshot),
+            Arc::clone(&snapshot),
+            Arc::clone(&snapshot),
+        );
+        let gauges = vec![
+            telemetry.observable_gauge(
+                "last_commit_timestamp",
+                Unit::Seconds,
+                "Unix time of the last successful lake commit (the start time before the first)",
+                move |o| o.observe(read(&l).last_commit_unix_seconds, &[]),
+            ),
+            telemetry.observable_gauge(
+                "consumer_lag",
+                Unit::Records,
+                "Per assigned partition: high watermark minus the lake's next offset",
+                move |o| {
+                    for ((topic, partition), n) in read(&lag).lag {
+                        o.observe(
+                            n as f64,
+                            &[
+                                KeyValue::new("topic", topic),
+                                KeyValue::new("partition", i64::from(partition)),
+                            ],
+                        );
+                    }
+                },
+            ),
+            telemetry.observable_gauge(
+                "assigned",
+                Unit::Partitions,
+                "Partitions assigned to this instance, per topic",
+                move |o| {
+                    for (topic, n) in read(&a).assigned {
+                        o.observe(n as f64, &[KeyValue::new("topic", topic)]);
+                    }
+                },
+            ),
+        ];
         let flush_seconds = telemetry.histogram(
             "flush_duration",
             Unit::Seconds,
@@ -151,6 +286,7 @@ impl LanderMetrics {
             snapshot,
             flush_seconds,
             _counters: counters,
+            _gauges: gauges,
         }
     }
 
@@ -174,27 +310,45 @@ mod tests {
         let telemetry = Telemetry::init("ingest", Some("127.0.0.1:0".parse().unwrap())).unwrap();
         assert!(telemetry.local_addr().is_some());
         let metrics = LanderMetrics::register(&telemetry);
-        let stats = Stats {
+        let listen = TopicStats {
             consumed: 12,
             landed: 9,
             quarantined: BTreeMap::from([("bad_magic", 2), ("truncated_body", 1)]),
+            data_files: 4,
+            data_bytes: 4000,
+            quarantine_files: 1,
+            quarantine_bytes: 96,
+        };
+        let stats = Stats {
+            topics: BTreeMap::from([("listen_events".to_string(), listen)]),
             commits: 3,
             commit_failures: 1,
-            files: 5,
-            bytes: 4096,
+            last_commit_unix_seconds: 1_790_000_000.5,
+            lag: BTreeMap::from([(("listen_events".to_string(), 2), 40)]),
+            assigned: BTreeMap::from([("listen_events".to_string(), 3)]),
         };
+        assert_eq!(
+            (stats.consumed(), stats.landed(), stats.quarantined()),
+            (12, 9, 3)
+        );
+        assert_eq!(stats.files(), 5);
         metrics.publish(&stats);
         metrics.record_flush(0.2);
         let text = telemetry.render();
         for line in [
-            "soundlake_ingest_consumed_records_total 12",
-            "soundlake_ingest_landed_records_total 9",
-            "soundlake_ingest_quarantined_records_total{reason=\"bad_magic\"} 2",
-            "soundlake_ingest_quarantined_records_total{reason=\"truncated_body\"} 1",
+            "soundlake_ingest_consumed_records_total{topic=\"listen_events\"} 12",
+            "soundlake_ingest_landed_records_total{topic=\"listen_events\"} 9",
+            "soundlake_ingest_quarantined_records_total{reason=\"bad_magic\",topic=\"listen_events\"} 2",
+            "soundlake_ingest_quarantined_records_total{reason=\"truncated_body\",topic=\"listen_events\"} 1",
             "soundlake_ingest_succeeded_commits_total 3",
             "soundlake_ingest_failed_commits_total 1",
-            "soundlake_ingest_committed_files_total 5",
-            "soundlake_ingest_committed_bytes_total 4096",
+            "soundlake_ingest_committed_files_total{kind=\"data\",topic=\"listen_events\"} 4",
+            "soundlake_ingest_committed_files_total{kind=\"quarantine\",topic=\"listen_events\"} 1",
+            "soundlake_ingest_committed_bytes_total{kind=\"data\",topic=\"listen_events\"} 4000",
+            "soundlake_ingest_committed_bytes_total{kind=\"quarantine\",topic=\"listen_events\"} 96",
+            "soundlake_ingest_last_commit_timestamp_seconds 1790000000.5",
+            "soundlake_ingest_consumer_lag_records{partition=\"2\",topic=\"listen_events\"} 40",
+            "soundlake_ingest_assigned_partitions{topic=\"listen_events\"} 3",
             "soundlake_ingest_flush_duration_seconds_count 1",
             "soundlake_ingest_flush_duration_seconds_bucket{le=\"0.25\"} 1",
             "soundlake_ingest_flush_duration_seconds_bucket{le=\"0.1\"} 0",

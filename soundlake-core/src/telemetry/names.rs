@@ -25,6 +25,8 @@ pub enum Unit {
     Batches,
     Commits,
     Requests,
+    /// Kafka partitions (e.g. how many a consumer is assigned).
+    Partitions,
     /// A share between 0 and 1.
     Ratio,
     EventsPerSecond,
@@ -46,6 +48,7 @@ impl Unit {
             Unit::Batches => "batches",
             Unit::Commits => "commits",
             Unit::Requests => "requests",
+            Unit::Partitions => "partitions",
             Unit::Ratio => "ratio",
             Unit::EventsPerSecond => "events_per_second",
             Unit::RecordsPerSecond => "records_per_second",
@@ -71,6 +74,7 @@ impl Unit {
             Unit::Batches => "{batch}",
             Unit::Commits => "{commit}",
             Unit::Requests => "{request}",
+            Unit::Partitions => "{partition}",
         }
     }
 }
