@@ -6,7 +6,8 @@
 //! - [`parquet_writer`]: zstd Parquet files streamed to the lake under a staging name.
 //! - [`commit_log`]: the `bronze/_commits/` log that makes landing exactly once
 //!   (see `DESIGN-exactly-once.md`).
-//! - [`decode`]: Avro (Confluent wire format) straight into the column builders.
+//! - [`decode`]: Avro (Confluent wire format) straight into the column builders;
+//!   [`decode_check`]: its promises checked on any input (fuzz target, property test).
 //! - [`quarantine`]: records that cannot be landed, with their reason.
 //! - [`lander`]: the consumer loop; [`config`]: its settings; [`stats`]: its counters.
 
@@ -14,6 +15,7 @@ pub mod batch_builder;
 pub mod commit_log;
 pub mod config;
 pub mod decode;
+pub mod decode_check;
 pub mod lander;
 pub mod parquet_writer;
 pub mod quarantine;
