@@ -61,6 +61,8 @@ class Prometheus(Service):
             "ingest_metrics_port": str(self.cfg.port("ingest_metrics")),
             "loader_metrics_port": str(self.cfg.port("loader_metrics")),
             "eventsim_metrics_port": str(self.cfg.port("eventsim_metrics")),
+            "schema_registry_management_port": str(self.cfg.port("schema_registry_management")),
+            "clickhouse_http_port": str(self.cfg.port("clickhouse_http")),
             "alerts_dir": str(ALERTS_DIR),
             "targets_dir": str(self.targets_dir),
         }
@@ -107,7 +109,7 @@ class Alertmanager(Service):
         text = ALERTMANAGER_TEMPLATE.read_text()
         if telegram is None:
             print(
-                "  alertmanager: no Telegram bot token (TELEGRAM_BOT_TOKEN[_FILE] or "
+                "  alertmanager: no Telegram bot token ([SOUNDLAKE_]TELEGRAM_BOT_TOKEN[_FILE] or "
                 f"{self.cfg.dir / 'secrets' / 'telegram_bot_token'}): alerts go to a null receiver",
                 file=sys.stderr,
             )
@@ -155,7 +157,7 @@ class Telegram:
 
     @staticmethod
     def from_environment(secrets_dir: Path) -> Telegram | None:
-        """From TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID, their *_FILE variants or `secrets_dir`.
+        """From [SOUNDLAKE_]TELEGRAM_BOT_TOKEN / …_CHAT_ID, their *_FILE variants or `secrets_dir`.
 
         None when neither is configured; a StackError when only one is, or the chat id is not
         a number.
@@ -178,12 +180,18 @@ class Telegram:
         return Telegram(bot_token=token, chat_id=int(chat))
 
 
+def _env(name: str) -> str:
+    """`$SOUNDLAKE_NAME`, else `$NAME` (the project's prefix first, the short name too)."""
+    return (os.environ.get(f"SOUNDLAKE_{name}", "") or os.environ.get(name, "")).strip()
+
+
 def _secret(name: str, secrets_dir: Path) -> str | None:
-    """`$NAME`, else the file named by `$NAME_FILE`, else `secrets_dir/name` if it exists."""
-    value = os.environ.get(name, "").strip()
+    """`$[SOUNDLAKE_]NAME`, else the file named by `$[SOUNDLAKE_]NAME_FILE`, else
+    `secrets_dir/name` if it exists."""
+    value = _env(name)
     if value:
         return value
-    file_name = os.environ.get(f"{name}_FILE", "").strip()
+    file_name = _env(f"{name}_FILE")
     path = Path(file_name) if file_name else secrets_dir / name.lower()
     if not file_name and not path.is_file():
         return None
