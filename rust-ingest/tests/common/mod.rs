@@ -81,3 +81,4 @@ pub fn listen_batches() -> PartitionedBatches {
         BronzeSchema::for_topic(Topic::Listen).expect("listen schema"),
     ))
 }
+pub mod stack_run;
