@@ -9,6 +9,7 @@ from .hdfs import HdfsDataNode, HdfsNameNode
 from .kafka import Kafka
 from .monitoring import Alertmanager, Prometheus
 from .schema_registry import SchemaRegistry
+from .spark_thrift import SparkThrift
 
 ORDER: list[type[Service]] = [
     HdfsNameNode,
@@ -18,6 +19,7 @@ ORDER: list[type[Service]] = [
     ClickHouse,
     Prometheus,
     Alertmanager,
+    SparkThrift,
 ]
 
 #: names that stand for several services
