@@ -21,6 +21,9 @@ class StackConfig:
     ports: dict[str, int]
     versions: dict[str, str]
     memory: dict[str, str]
+    # SOUNDLAKE_STACK_LIB_DIR: the jars of another stack folder (a second, private stack
+    # started by a test shares the main stack's jars instead of copying them again).
+    lib_override: Path | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -36,7 +39,7 @@ class StackConfig:
 
     @property
     def lib_dir(self) -> Path:
-        return self.dir / "lib"
+        return self.lib_override or self.dir / "lib"
 
     @property
     def conf_dir(self) -> Path:
@@ -93,4 +96,13 @@ def load(config_file: Path = CONFIG_FILE) -> StackConfig:
         ports=ports,
         versions=_override("version", raw.get("versions", {})),
         memory=_override("heap", raw.get("memory", {})),
+        lib_override=_absolute(os.environ.get("SOUNDLAKE_STACK_LIB_DIR")),
     )
+
+
+def _absolute(value: str | None) -> Path | None:
+    """`value` as a path (relative to the repository root), or None when unset or empty."""
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path

@@ -81,4 +81,5 @@ pub fn listen_batches() -> PartitionedBatches {
         BronzeSchema::for_topic(Topic::Listen).expect("listen schema"),
     ))
 }
+pub mod private_hdfs;
 pub mod stack_run;
