@@ -1,0 +1,350 @@
+//! One run of the loader: discover the gold tables, plan each, load each (with retries),
+//! record every outcome in the load log, and report.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use soundlake_core::lake::{LakeStore, LakeUrl};
+
+use crate::discover::{discover, TableFilter, GOLD_DIR};
+use crate::error::Error;
+use crate::load::{load_table, LoadOptions};
+use crate::load_log::{self, LogEntry, Mode, LOAD_LOG_TABLE};
+use crate::metrics::LoaderMetrics;
+use crate::plan::{decide, Action, TablePlan};
+use crate::retry::with_retries;
+use crate::schema::TableSchema;
+use crate::server::{Server, ServerConfig};
+use crate::source::parquet_schema;
+
+/// What a run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub lake_url: String,
+    pub server: ServerConfig,
+    pub filter: TableFilter,
+    pub dry_run: bool,
+    /// Reload every table in full.
+    pub full: bool,
+    pub load: LoadOptions,
+}
+
+/// One table's outcome.
+#[derive(Debug, Clone)]
+pub struct TableReport {
+    pub table: String,
+    pub mode: Mode,
+    pub rows: u64,
+    pub bytes: u64,
+    pub partitions: Vec<String>,
+    pub elapsed: Duration,
+    /// `None` when the load succeeded.
+    pub error: Option<String>,
+}
+
+/// A run's outcome.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// The gold folder that was searched.
+    pub gold_url: String,
+    pub server_version: String,
+    pub tables: Vec<TableReport>,
+    /// With `--dry-run`: the plan, as text.
+    pub plan: String,
+}
+
+impl RunReport {
+    pub fn failures(&self) -> usize {
+        self.tables.iter().filter(|t| t.error.is_some()).count()
+    }
+
+    /// The summary table printed at the end of a run.
+    pub fn render(&self) -> String {
+        let mut text = format!(
+            "{:<36} {:<12} {:>12} {:>10} {:>9}  {}\n",
+            "table", "mode", "rows", "rows/s", "seconds", "status"
+        );
+        for t in &self.tables {
+            let seconds = t.elapsed.as_secs_f64();
+            let rate = if t.rows > 0 && seconds > 0.0 {
+                format!("{:.0}", t.rows as f64 / seconds)
+            } else {
+                "-".to_owned()
+            };
+            let status = match &t.error {
+                None => "ok".to_owned(),
+                Some(err) => format!("FAILED: {err}"),
+            };
+            text.push_str(&format!(
+                "{:<36} {:<12} {:>12} {:>10} {:>9.2}  {}\n",
+                t.table,
+                t.mode.as_str(),
+                t.rows,
+                rate,
+                seconds,
+                status
+            ));
+        }
+        text
+    }
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn utc_text(micros: u64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros as i64)
+        .unwrap_or_default()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// Runs the loader once.
+pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<RunReport, Error> {
+    let lake = LakeUrl::parse(&config.lake_url).map_err(|e| Error::Invalid(e.to_string()))?;
+    let store = LakeStore::open(&lake)?;
+    let gold_url = store.url_of(GOLD_DIR);
+    let tables = with_retries(config.load.retry, "listing", &gold_url, || {
+        discover(&store, &config.filter)
+    })
+    .await?;
+    let mut report = RunReport {
+        gold_url,
+        ..RunReport::default()
+    };
+    if tables.is_empty() {
+        return Ok(report);
+    }
+    let mut server = with_retries(
+        config.load.retry,
+        "connecting to",
+        &config.server.url,
+        || Server::connect(&config.server),
+    )
+    .await?;
+    report.server_version = server.version().to_owned();
+    let existing = if config.dry_run {
+        if server.database_exists().await? {
+            server.refresh_database_features().await?;
+            server.tables().await?
+        } else {
+            Vec::new()
+        }
+    } else {
+        server.ensure_database().await?;
+        load_log::ensure(&server).await?;
+        server.tables().await?
+    };
+    if let Some(metrics) = metrics {
+        if existing.iter().any(|t| t == LOAD_LOG_TABLE) {
+            metrics.seed_last_success(&load_log::last_success_times(&server).await?);
+        }
+    }
+    let log_exists = existing.iter().any(|t| t == LOAD_LOG_TABLE);
+    for table in tables {
+        let started_at = now_micros();
+        let clock = Instant::now();
+        let table_exists = existing.contains(&table.name);
+        let planned = async {
+            let first = table
+                .files()
+                .next()
+                .ok_or_else(|| Error::Invalid(format!("gold table {} has no files", table.name)))?;
+            let url = store.url_of(&first.path);
+            let data = with_retries(config.load.retry, "reading", &url, || async {
+                store.read(&first.path).await.map_err(Error::from)
+            })
+            .await?;
+            let schema = TableSchema::derive(
+                &table,
+                parquet_schema(&url, data)?.as_ref(),
+                server.features(),
+            )?;
+            let previous = if log_exists {
+                load_log::last_success(&server, &table.name).await?
+            } else {
+                None
+            };
+            let action = decide(
+                &table,
+                &schema,
+                previous.as_ref(),
+                table_exists,
+                config.full,
+            );
+            Ok::<_, Error>(TablePlan {
+                table: table.clone(),
+                schema,
+                action,
+            })
+        }
+        .await;
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(err) => {
+                let entry = failure_entry(&table.name, Mode::Full, started_at, &err, "");
+                report
+                    .tables
+                    .push(finish_failure(&server, config, metrics, entry, clock, err).await);
+                continue;
+            }
+        };
+        if config.dry_run {
+            report
+                .plan
+                .push_str(&plan.describe(server.database(), table_exists));
+            continue;
+        }
+        let mode = match plan.action {
+            Action::Unchanged => Mode::Unchanged,
+            Action::Full { .. } => Mode::Full,
+            Action::Incremental { .. } => Mode::Incremental,
+        };
+        if !config.load.progress_bar {
+            tracing::info!("{}: {} load starting", table.name, mode.as_str());
+        }
+        let result = with_retries(config.load.retry, "loading gold table", &table.name, || {
+            load_table(&server, &store, &plan, config.load)
+        })
+        .await;
+        match result {
+            Ok(loaded) => {
+                let finished = now_micros();
+                let state = plan.lake_state();
+                let entry = LogEntry {
+                    table: table.name.clone(),
+                    mode: mode.as_str().to_owned(),
+                    status: "success".to_owned(),
+                    lake_partitions: state.keys().cloned().collect(),
+                    fingerprints: state.values().cloned().collect(),
+                    partitions: loaded.partitions.clone(),
+                    rows: loaded.rows,
+                    bytes: loaded.bytes,
+                    checksum: loaded.checksum.clone(),
+                    schema: plan.schema.columns_sql(),
+                    started: utc_text(started_at),
+                    finished: utc_text(finished),
+                    seq: finished,
+                    error: String::new(),
+                    loader_version: env!("CARGO_PKG_VERSION").to_owned(),
+                };
+                let elapsed = clock.elapsed();
+                match load_log::append(&server, &[entry]).await {
+                    Ok(()) => {
+                        if let Some(metrics) = metrics {
+                            metrics.loaded(&table.name, loaded.rows, loaded.bytes);
+                            metrics.succeeded(&table.name, mode, elapsed);
+                        }
+                        tracing::info!(
+                            "{}: {} load done, {} rows in {:.2}s",
+                            table.name,
+                            mode.as_str(),
+                            loaded.rows,
+                            elapsed.as_secs_f64()
+                        );
+                        report.tables.push(TableReport {
+                            table: table.name.clone(),
+                            mode,
+                            rows: loaded.rows,
+                            bytes: loaded.bytes,
+                            partitions: loaded.partitions,
+                            elapsed,
+                            error: None,
+                        });
+                    }
+                    Err(err) => {
+                        // The data is in; only its record is missing: the next run reloads.
+                        report.tables.push(TableReport {
+                            table: table.name.clone(),
+                            mode,
+                            rows: loaded.rows,
+                            bytes: loaded.bytes,
+                            partitions: loaded.partitions,
+                            elapsed,
+                            error: Some(format!(
+                                "loaded, but the load log could not be written: {err}"
+                            )),
+                        });
+                        if let Some(metrics) = metrics {
+                            metrics.failed(&table.name, mode, elapsed);
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                let entry = failure_entry(
+                    &table.name,
+                    mode,
+                    started_at,
+                    &err,
+                    &plan.schema.columns_sql(),
+                );
+                report
+                    .tables
+                    .push(finish_failure(&server, config, metrics, entry, clock, err).await);
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn failure_entry(table: &str, mode: Mode, started_at: u64, err: &Error, schema: &str) -> LogEntry {
+    let finished = now_micros();
+    LogEntry {
+        table: table.to_owned(),
+        mode: mode.as_str().to_owned(),
+        status: "failed".to_owned(),
+        lake_partitions: Vec::new(),
+        fingerprints: Vec::new(),
+        partitions: Vec::new(),
+        rows: 0,
+        bytes: 0,
+        checksum: String::new(),
+        schema: schema.to_owned(),
+        started: utc_text(started_at),
+        finished: utc_text(finished),
+        seq: finished,
+        error: err.to_string(),
+        loader_version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+async fn finish_failure(
+    server: &Server,
+    config: &RunConfig,
+    metrics: Option<&LoaderMetrics>,
+    entry: LogEntry,
+    clock: Instant,
+    err: Error,
+) -> TableReport {
+    let mode = match entry.mode.as_str() {
+        "incremental" => Mode::Incremental,
+        "unchanged" => Mode::Unchanged,
+        _ => Mode::Full,
+    };
+    tracing::error!("{}: load failed: {err}", entry.table);
+    if !config.dry_run {
+        if let Err(log_err) = load_log::append(server, std::slice::from_ref(&entry)).await {
+            tracing::error!(
+                "{}: the failure could not be written to the load log: {log_err}",
+                entry.table
+            );
+        }
+    }
+    let elapsed = clock.elapsed();
+    if let Some(metrics) = metrics {
+        metrics.failed(&entry.table, mode, elapsed);
+    }
+    TableReport {
+        table: entry.table,
+        mode,
+        rows: 0,
+        bytes: 0,
+        partitions: Vec::new(),
+        elapsed,
+        error: Some(err.to_string()),
+    }
+}
