@@ -180,6 +180,24 @@ def test_h3_cell_is_null_for_invalid_input(
     assert out.to_pylist() == [None]
 
 
+def test_h3_cell_of_repeated_points_and_slices() -> None:
+    """Repeated points (each thread keeps its recent cells) give the reference's cells in every
+    call, at every resolution, also from sliced arrays with nulls."""
+    rng = random.Random(11)  # noqa: S311 - reproducible test data
+    places = [(rng.uniform(25, 49), rng.uniform(-124, -67)) for _ in range(300)]
+    points = [(*rng.choice(places), rng.choice([0, 7, 7, 9, 15])) for _ in range(20_000)]
+    for _ in range(2):
+        check_cells(points)
+    lats = pa.array([None, *(p[0] for p in points)])
+    lons = pa.array([0.0, *(p[1] for p in points)])
+    resolutions = pa.array([7, *(p[2] for p in points[:-1]), None])
+    out = arrow.h3_cell(lats.slice(0, 1000), lons.slice(0, 1000), resolutions.slice(0, 1000))
+    assert out.to_pylist() == [None] + [reference_cell(*p) for p in points[:999]]
+    tail = arrow.h3_cell(lats.slice(1), lons.slice(1), resolutions.slice(1)).to_pylist()
+    assert tail[:-1] == [reference_cell(*p) for p in points[:-1]]
+    assert tail[-1] is None
+
+
 def test_h3_cell_rejects_bad_arrays() -> None:
     one, two = pa.array([1.0]), pa.array([1.0, 2.0])
     with pytest.raises(ValueError, match="one length"):
@@ -452,6 +470,43 @@ def test_parse_user_agent_keeps_nulls_and_repeats() -> None:
         "device_type": "other",
     }
     assert arrow.parse_user_agent(pa.array([], type=pa.string())).to_pylist() == []
+
+
+def test_parse_user_agent_is_the_same_in_every_batch() -> None:
+    """Parsed agents are kept process-wide: later batches, in another order, sliced, with
+    nulls, give what the reference gives."""
+    agents = eventsim_agents() + COMMON_AGENTS
+    expected = [reference_agent(a) for a in agents]
+    first = arrow.parse_user_agent(pa.array(agents)).to_pylist()
+    rng = random.Random(3)  # noqa: S311 - reproducible test data
+    order = [rng.randrange(len(agents)) for _ in range(5_000)]
+    batch = pa.array([None, *(agents[i] for i in order), None])
+    for _ in range(2):
+        again = arrow.parse_user_agent(batch.slice(1, len(order))).to_pylist()
+        assert [without_device_type(p) for p in again] == [expected[i] for i in order]
+        assert again == [first[i] for i in order]
+    assert arrow.parse_user_agent(batch.slice(0, 2)).to_pylist()[0] is None
+
+
+def test_parse_user_agent_of_many_distinct_agents() -> None:
+    """Thousands of distinct agents in one batch (the cache's bound itself is covered by the
+    Rust unit tests of agent_cache.rs), then some of them again."""
+    count = 2_000
+    agents = [
+        f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+        f" Chrome/{100 + i // 1000}.0.{i % 1000}.1 Safari/537.36"
+        for i in range(count)
+    ]
+    parsed = arrow.parse_user_agent(pa.array(agents)).to_pylist()
+    assert [p["browser_version"] for p in parsed] == [
+        f"{100 + i // 1000}.0.{i % 1000}" for i in range(count)
+    ]
+    assert {(p["browser"], p["os"], p["device_type"]) for p in parsed} == {
+        ("Chrome", "Linux", "desktop")
+    }
+    sample = agents[:50] + agents[-50:]
+    again = arrow.parse_user_agent(pa.array(sample)).to_pylist()
+    assert [without_device_type(p) for p in again] == [reference_agent(a) for a in sample]
 
 
 def test_parse_user_agent_rejects_numbers() -> None:

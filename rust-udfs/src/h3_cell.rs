@@ -8,14 +8,68 @@
 //! latitude is outside [-90, 90] or the longitude outside [-180, 180] (H3 itself would wrap
 //! such points around the globe; for event data they are errors), or when the resolution is
 //! not in 0..=15.
+//!
+//! Event data repeats its points (eventsim gives every event of a user the coordinates of the
+//! user's city), so each thread keeps the last cells it computed in a small direct-mapped
+//! table ([`RECENT_CELLS`] slots, keyed by the exact bits of the inputs): a repeated point costs
+//! a hash and a comparison instead of the spherical trigonometry of `h3o`. A miss costs a few
+//! nanoseconds, next to the ~350 ns of `h3o`, so points that never repeat lose nothing.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Builder};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
+use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::error::ArrowError;
 use h3o::{LatLng, Resolution};
+
+/// The slots of each thread's table of recent cells (a power of two).
+pub const RECENT_CELLS: usize = 4096;
+
+/// One slot: the inputs (bits of lat and lon, resolution) and their cell (None: invalid).
+#[derive(Clone, Copy)]
+struct Slot {
+    lat: u64,
+    lon: u64,
+    resolution: i64,
+    cell: Option<i64>,
+}
+
+/// A slot that no lookup matches: resolutions outside 0..=15 are never cached.
+const EMPTY: Slot = Slot {
+    lat: 0,
+    lon: 0,
+    resolution: -1,
+    cell: None,
+};
+
+thread_local! {
+    static RECENT: RefCell<Box<[Slot]>> = RefCell::new(vec![EMPTY; RECENT_CELLS].into());
+}
+
+/// `cell`, through the thread's table of recent cells.
+fn cached_cell(recent: &mut [Slot], lat: f64, lon: f64, resolution: i64) -> Option<i64> {
+    if !(0..=15).contains(&resolution) {
+        return None;
+    }
+    let (lat_bits, lon_bits) = (lat.to_bits(), lon.to_bits());
+    let mixed = (lat_bits ^ lon_bits.rotate_left(29) ^ resolution as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let slot = &mut recent[(mixed >> 52) as usize % RECENT_CELLS];
+    if slot.lat == lat_bits && slot.lon == lon_bits && slot.resolution == resolution {
+        return slot.cell;
+    }
+    let value = cell(lat, lon, resolution);
+    *slot = Slot {
+        lat: lat_bits,
+        lon: lon_bits,
+        resolution,
+        cell: value,
+    };
+    value
+}
 
 /// The cell of one point, or `None` when the point or the resolution is invalid.
 pub fn cell(lat: f64, lon: f64, resolution: i64) -> Option<i64> {
@@ -52,15 +106,28 @@ pub fn h3_cell(
     );
     let resolution = resolution.as_primitive::<Int64Type>();
 
-    let mut builder = Int64Builder::with_capacity(len);
-    for i in 0..len {
-        let valid = lat.is_valid(i) && lon.is_valid(i) && resolution.is_valid(i);
-        let value = valid
-            .then(|| cell(lat.value(i), lon.value(i), resolution.value(i)))
-            .flatten();
-        builder.append_option(value);
-    }
-    Ok(Arc::new(builder.finish()))
+    // The cells go straight into the values buffer; a row is valid when its three inputs are
+    // and its cell exists.
+    let inputs_valid = NullBuffer::union(
+        NullBuffer::union(lat.nulls(), lon.nulls()).as_ref(),
+        resolution.nulls(),
+    );
+    let (lat, lon, resolution) = (lat.values(), lon.values(), resolution.values());
+    let mut values: Vec<i64> = Vec::with_capacity(len);
+    let mut valid: Vec<bool> = Vec::with_capacity(len);
+    RECENT.with_borrow_mut(|recent| {
+        for i in 0..len {
+            let value = match &inputs_valid {
+                Some(nulls) if nulls.is_null(i) => None,
+                _ => cached_cell(recent, lat[i], lon[i], resolution[i]),
+            };
+            values.push(value.unwrap_or(0));
+            valid.push(value.is_some());
+        }
+    });
+    let valid = BooleanBuffer::from(valid);
+    let nulls = (valid.count_set_bits() < len).then(|| NullBuffer::new(valid));
+    Ok(Arc::new(Int64Array::new(ScalarBuffer::from(values), nulls)))
 }
 
 /// `array` as `to` (no copy when it already is), or an error naming the argument.
@@ -105,6 +172,30 @@ mod tests {
         let out = out.as_primitive::<Int64Type>();
         assert!(out.is_valid(0));
         assert_eq!(out.null_count(), 3);
+    }
+
+    #[test]
+    fn repeated_points_give_the_same_cells() {
+        let points: Vec<f64> = (0..3 * RECENT_CELLS)
+            .map(|i| (i % 700) as f64 / 10.0)
+            .collect();
+        let lat = Float64Array::from(points.clone());
+        let lon = Float64Array::from(points.iter().map(|p| -p).collect::<Vec<_>>());
+        let res = Int64Array::from(vec![9; points.len()]);
+        let first = h3_cell(&lat, &lon, &res).unwrap();
+        let again = h3_cell(&lat, &lon, &res).unwrap();
+        assert_eq!(first.to_data(), again.to_data());
+        let first = first.as_primitive::<Int64Type>();
+        for (i, p) in points.iter().enumerate() {
+            assert_eq!(first.value(i), cell(*p, -p, 9).unwrap());
+        }
+        // Same point, other resolution: not the cached cell.
+        let res = Int64Array::from(vec![5; points.len()]);
+        let coarse = h3_cell(&lat, &lon, &res).unwrap();
+        assert_eq!(
+            coarse.as_primitive::<Int64Type>().value(1),
+            cell(0.1, -0.1, 5).unwrap()
+        );
     }
 
     #[test]

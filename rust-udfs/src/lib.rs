@@ -9,6 +9,7 @@
 //! The Python package `soundlake_udfs` (in `python/`) wraps the module and registers the UDFs
 //! in a Spark session.
 
+pub mod agent_cache;
 pub mod event_problems;
 pub mod h3_cell;
 pub mod normalize_name;

@@ -3,7 +3,8 @@
 //! Browser and OS come from uap-core's rules (the ones the Python `ua-parser` package uses),
 //! shipped in `data/uap-core-regexes.json` (written by `scripts/convert-uap-regexes.py` from
 //! the PyPI package ua-parser-builtins) and embedded at build time. The rules are compiled once
-//! per process, on first use; within a batch each distinct string is parsed once.
+//! per process, on first use, and each distinct agent is parsed once per process: the results
+//! are kept in a bounded cache shared by every batch and thread (`agent_cache.rs`).
 //!
 //! - `browser`, `os`: the uap-core family ("Chrome", "Mac OS X", …), "Other" when no rule
 //!   matches; versions are "major.minor.patch" (up to the first missing part), null if none.
@@ -15,12 +16,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder, StructArray};
-use arrow::compute::cast;
+use foldhash::fast::FixedState;
+
+use arrow::array::{Array, ArrayRef, AsArray, StringArray, StructArray, UInt32Array};
+use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Field, Fields};
 use arrow::error::ArrowError;
 use regex::{Captures, Regex, RegexBuilder};
 use serde_json::Value;
+
+use crate::agent_cache::AgentCache;
 
 /// uap-core's rules, as converted by `scripts/convert-uap-regexes.py`.
 const RULES_JSON: &str = include_str!("../data/uap-core-regexes.json");
@@ -82,6 +87,8 @@ struct Rules {
 }
 
 static RULES: LazyLock<Rules> = LazyLock::new(load_rules);
+/// Every agent parsed in this process (bounded), keyed by the string as given.
+static PARSED: LazyLock<AgentCache<Parsed>> = LazyLock::new(AgentCache::new);
 
 fn load_rules() -> Rules {
     let document: Value = serde_json::from_str(RULES_JSON).expect("data/uap-core-regexes.json");
@@ -282,33 +289,46 @@ pub fn parse_user_agent(agents: &dyn Array) -> Result<ArrayRef, ArrowError> {
             )))
         }
     };
-    Ok(Arc::new(parse_strings(agents.as_string::<i32>())))
+    parse_strings(agents.as_string::<i32>())
 }
 
-fn parse_strings(agents: &StringArray) -> StructArray {
-    let len = agents.len();
-    let mut builders: [StringBuilder; 5] =
-        std::array::from_fn(|_| StringBuilder::with_capacity(len, len * 8));
-    // Each distinct agent of the batch is parsed once.
-    let mut seen: HashMap<&str, Parsed> = HashMap::new();
+fn parse_strings(agents: &StringArray) -> Result<ArrayRef, ArrowError> {
+    // The batch's distinct agents, each looked up once in the process-wide cache (one lock per
+    // distinct agent, not per row), and each row's index among them.
+    let mut seen: HashMap<&str, u32, FixedState> = HashMap::default();
+    let mut distinct: Vec<Arc<Parsed>> = Vec::new();
+    let mut indices: Vec<u32> = Vec::with_capacity(agents.len());
     for agent in agents.iter() {
         let Some(agent) = agent else {
-            builders.iter_mut().for_each(StringBuilder::append_null);
+            indices.push(0); // masked by the null below
             continue;
         };
-        let parsed = seen.entry(agent).or_insert_with(|| parse(agent));
-        let [browser, browser_version, os, os_version, device_type] = &mut builders;
-        browser.append_value(&parsed.browser);
-        browser_version.append_option(parsed.browser_version.as_deref());
-        os.append_value(&parsed.os);
-        os_version.append_option(parsed.os_version.as_deref());
-        device_type.append_value(parsed.device_type);
+        let index = *seen.entry(agent).or_insert_with(|| {
+            distinct.push(PARSED.get_or_insert_with(agent, || parse(agent)));
+            // At most one distinct agent per row, and a batch has fewer than 2^32 rows.
+            u32::try_from(distinct.len() - 1).unwrap_or(u32::MAX)
+        });
+        indices.push(index);
     }
-    let arrays: Vec<ArrayRef> = builders
-        .iter_mut()
-        .map(|b| Arc::new(b.finish()) as ArrayRef)
-        .collect();
-    StructArray::new(result_fields(), arrays, agents.nulls().cloned())
+    let indices = UInt32Array::new(indices.into(), agents.nulls().cloned());
+    // The result: the distinct agents' fields, taken row by row.
+    take(&distinct_fields(&distinct), &indices, None)
+}
+
+/// The fields of `parsed` as a struct array, one row each.
+fn distinct_fields(parsed: &[Arc<Parsed>]) -> StructArray {
+    let column = |value: &dyn Fn(&Parsed) -> Option<&str>| -> ArrayRef {
+        let strings: StringArray = parsed.iter().map(|p| value(p)).collect();
+        Arc::new(strings)
+    };
+    let arrays = vec![
+        column(&|p| Some(&p.browser)),
+        column(&|p| p.browser_version.as_deref()),
+        column(&|p| Some(&p.os)),
+        column(&|p| p.os_version.as_deref()),
+        column(&|p| Some(p.device_type)),
+    ];
+    StructArray::new(result_fields(), arrays, None)
 }
 
 #[cfg(test)]

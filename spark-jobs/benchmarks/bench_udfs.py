@@ -4,9 +4,14 @@ between the JVM and Python: the floor of any Python-side UDF) and, for ``parse_u
 and ``h3_cell``, the same computation in a ``pandas_udf`` with the Python package
 (``ua-parser`` with ``ua-parser-builtins``, ``h3``).
 
-The input is built once from eventsim's data (user agents, US places with jitter, artist
-names with accents), cached and materialized; each measurement then forces the full
-evaluation of one column with the ``noop`` sink. The targets: each Rust UDF ≤ 1.3x its
+The input is built once from eventsim's data (its quoted user agents with their weights' mix
+of 30 agents, its US places, artist names with accents), cached and materialized; each
+measurement then forces the full evaluation of one column with the ``noop`` sink. All the
+variants of a function take the same input columns (a literal argument such as the H3
+resolution is a column too, as Spark sends it) and return the same type. ``h3_cell`` is timed
+twice: on eventsim's points (every event of a user carries the exact coordinates of the
+user's city, so points repeat) and on unique points (each city jittered by up to ±0.05° per
+row: no point repeats, the worst case for any cache). The targets: each Rust UDF ≤ 1.3x its
 floor; ``parse_user_agent`` ≥ 10x and ``h3_cell`` ≥ 5x faster than the Python reference.
 
 Usage: .venv/bin/python spark-jobs/benchmarks/bench_udfs.py [--rows N] [--python-rows N]
@@ -38,7 +43,8 @@ EVENTSIM_DATA = ROOT / "eventsim" / "data"
 H3_RESOLUTION = 7
 FLOOR_TARGET = 1.3
 SPEEDUP_TARGETS = {"parse_user_agent": 10.0, "h3_cell": 5.0}
-UDF_NAMES = ("normalize_name", "h3_cell", "parse_user_agent", "event_problems")
+# What is timed: each UDF on its usual input, and h3_cell again on points that never repeat.
+CASES = ("normalize_name", "h3_cell", "h3_cell_unique", "parse_user_agent", "event_problems")
 
 # Artist and song names of the kind normalize_name deduplicates: accents, articles, symbols.
 NAMES = (
@@ -67,9 +73,9 @@ NAMES = (
 
 @dataclass(frozen=True)
 class Measure:
-    """One timed variant of one function: its label, kind and the column it computes."""
+    """One timed variant of one case: its label, kind and the column it computes."""
 
-    function: str
+    case: str
     kind: str  # "floor", "rust" or "python"
     label: str
     make_column: Callable[[], Column]
@@ -99,10 +105,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument(
-        "--only", nargs="+", choices=UDF_NAMES, default=list(UDF_NAMES), help="functions to time"
+        "--only", nargs="+", choices=CASES, default=list(CASES), help="cases to time"
     )
     parser.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory")
+    parser.add_argument(
+        "--kernel-rows",
+        type=int,
+        default=200_000,
+        help="rows for timing each function alone, without Spark (0: skip; default 200k)",
+    )
     args = parser.parse_args(argv)
     if args.rows <= 0 or args.repeat <= 0:
         parser.error("--rows and --repeat must be positive")
@@ -152,9 +164,10 @@ def pick(values: Sequence[Any], seed: int) -> Column:
 
 
 def input_frame(spark: SparkSession, rows: int) -> DataFrame:
-    """``rows`` listen-like events: userAgent (eventsim's quoted agents), lat/lon (US places
-    with up to ±0.05° of jitter), artist (names with accents, some with a first name), and
-    the other columns of event_problems (with a few bad values)."""
+    """``rows`` listen-like events: userAgent (eventsim's quoted agents), lat/lon (eventsim's
+    US places, exact, as eventsim writes them), lat_unique/lon_unique (the same places with
+    up to ±0.05° of jitter per row), artist (names with accents, some with a first name),
+    and the other columns of event_problems (with a few bad values)."""
     from pyspark.sql import functions as F
 
     agents = [row[1] for row in tsv_rows("user_agents.tsv")]
@@ -169,8 +182,10 @@ def input_frame(spark: SparkSession, rows: int) -> DataFrame:
     index = place.cast("int")
     return spark.range(rows).select(
         pick(agents, 1).alias("userAgent"),
-        (F.element_at(lats, index) + (F.rand(3) - 0.5) / 10).alias("lat"),
-        (F.element_at(lons, index) + (F.rand(4) - 0.5) / 10).alias("lon"),
+        F.element_at(lats, index).alias("lat"),
+        F.element_at(lons, index).alias("lon"),
+        (F.element_at(lats, index) + (F.rand(3) - 0.5) / 10).alias("lat_unique"),
+        (F.element_at(lons, index) + (F.rand(4) - 0.5) / 10).alias("lon_unique"),
         pick(artists, 5).alias("artist"),
         (F.lit(1_538_352_000_000) + F.col("id") * 997).alias("ts"),
         F.when(F.col("id") % 97 == 0, F.lit(""))
@@ -183,12 +198,25 @@ def input_frame(spark: SparkSession, rows: int) -> DataFrame:
     )
 
 
-INPUTS: dict[str, tuple[str, ...]] = {
-    "normalize_name": ("artist",),
-    "h3_cell": ("lat", "lon"),
-    "parse_user_agent": ("userAgent",),
-    "event_problems": ("ts", "userId", "auth", "level", "lat", "lon", "zip", "state"),
-}
+def arguments(case: str) -> list[Column]:
+    """The argument columns of ``case``, the same for every variant of it."""
+    from pyspark.sql import functions as F
+
+    names = {
+        "normalize_name": ["artist"],
+        "h3_cell": ["lat", "lon"],
+        "h3_cell_unique": ["lat_unique", "lon_unique"],
+        "parse_user_agent": ["userAgent"],
+        "event_problems": ["ts", "userId", "auth", "level", "lat", "lon", "zip", "state"],
+    }[case]
+    columns = [F.col(name) for name in names]
+    if case.startswith("h3_cell"):
+        columns.append(F.lit(H3_RESOLUTION))
+    return columns
+
+
+def function_of(case: str) -> str:
+    return "h3_cell" if case.startswith("h3_cell") else case
 
 
 def identity_1(a: pa.Array) -> pa.Array:
@@ -198,7 +226,7 @@ def identity_1(a: pa.Array) -> pa.Array:
     return result
 
 
-def identity_2(a: pa.Array, b: pa.Array) -> pa.Array:
+def identity_3(a: pa.Array, b: pa.Array, c: pa.Array) -> pa.Array:
     return identity_1(a)
 
 
@@ -216,51 +244,45 @@ def identity_8(
 
 
 # pyspark infers an arrow_udf's kind from its type hints, which cannot be ``*args``.
-IDENTITIES: dict[int, Callable[..., pa.Array]] = {1: identity_1, 2: identity_2, 8: identity_8}
+IDENTITIES: dict[int, Callable[..., pa.Array]] = {1: identity_1, 3: identity_3, 8: identity_8}
 
 
-def identity_floor(function: str, input_type: str) -> Measure:
-    """The identity arrow_udf over the same input columns as ``function``: it returns its
-    first input unchanged (through the Rust ``arrow_identity``, no copy)."""
-    from pyspark.sql import functions as F
+def identity_floor(case: str, input_type: str) -> Measure:
+    """The identity arrow_udf over the same input columns as ``case``: it returns its first
+    input unchanged (through the Rust ``arrow_identity``, no copy)."""
     from pyspark.sql.functions import arrow_udf
 
-    identity = IDENTITIES[len(INPUTS[function])]
-    udf = arrow_udf(identity, returnType=input_type)
-    columns = [F.col(c) for c in INPUTS[function]]
-    return Measure(function, "floor", "identity arrow_udf", lambda: udf(*columns))
+    columns = arguments(case)
+    udf = arrow_udf(IDENTITIES[len(columns)], returnType=input_type)
+    return Measure(case, "floor", "identity arrow_udf", lambda: udf(*columns))
 
 
-def rust_udf(function: str) -> Measure:
+def rust_udf(case: str) -> Measure:
+    """The Rust UDF through its Column function in ``soundlake_udfs``."""
     import soundlake_udfs
 
-    makers: dict[str, Callable[[], Column]] = {
-        "normalize_name": lambda: soundlake_udfs.normalize_name("artist"),
-        "h3_cell": lambda: soundlake_udfs.h3_cell("lat", "lon", H3_RESOLUTION),
-        "parse_user_agent": lambda: soundlake_udfs.parse_user_agent("userAgent"),
-        "event_problems": lambda: soundlake_udfs.event_problems(),
-    }
-    return Measure(function, "rust", "Rust arrow_udf", makers[function])
+    function = getattr(soundlake_udfs, function_of(case))
+    return Measure(case, "rust", "Rust arrow_udf", lambda: function(*arguments(case)))
 
 
-def python_h3() -> Measure:
+def h3_cells_py(lat: pd.Series, lon: pd.Series, resolution: pd.Series) -> pd.Series:
+    """h3_cell with the Python ``h3`` package, as its documentation has it for integer cells
+    (``h3.api.basic_int``: no string ids to convert)."""
+    import h3.api.basic_int as h3
+
+    cells = [h3.latlng_to_cell(a, b, r) for a, b, r in zip(lat, lon, resolution, strict=True)]
+    return pd.Series(cells, dtype="int64")
+
+
+def python_h3(case: str) -> Measure:
     """h3_cell in a pandas_udf with the Python ``h3`` package."""
-    from pyspark.sql import functions as F
     from pyspark.sql.functions import pandas_udf
 
-    @pandas_udf("bigint")  # type: ignore[call-overload,misc]
-    def h3_cell_py(lat: pd.Series, lon: pd.Series) -> pd.Series:
-        import h3
+    udf = pandas_udf(h3_cells_py, "bigint")  # type: ignore[call-overload]
+    return Measure(case, "python", "pandas_udf h3", lambda: udf(*arguments(case)))
 
-        cells = [
-            h3.str_to_int(h3.latlng_to_cell(a, b, H3_RESOLUTION))
-            for a, b in zip(lat, lon, strict=True)
-        ]
-        return pd.Series(cells, dtype="int64")
 
-    return Measure(
-        "h3_cell", "python", "pandas_udf h3", lambda: h3_cell_py(F.col("lat"), F.col("lon"))
-    )
+UA_FIELDS = ["browser", "browser_version", "os", "os_version", "device_type"]
 
 
 def ua_fields(agent: str) -> tuple[str | None, ...]:
@@ -283,37 +305,69 @@ def ua_fields(agent: str) -> tuple[str | None, ...]:
     )
 
 
+def user_agents_py(agents: pd.Series) -> pd.DataFrame:
+    """parse_user_agent with the Python ``ua-parser`` (``ua_parser.parse``, its default
+    resolver over ua-parser-builtins' rules, with its own cache)."""
+    rows = [ua_fields(a) if a is not None else (None,) * 5 for a in agents]
+    return pd.DataFrame(rows, columns=UA_FIELDS)
+
+
 def python_user_agent() -> Measure:
-    """parse_user_agent in a pandas_udf with the Python ``ua-parser`` (``ua_parser.parse``,
-    its default resolver over ua-parser-builtins' rules)."""
-    from pyspark.sql import functions as F
+    """parse_user_agent in a pandas_udf with the Python ``ua-parser``."""
     from pyspark.sql.functions import pandas_udf
 
-    fields = ["browser", "browser_version", "os", "os_version", "device_type"]
-    schema = ", ".join(f"{name}: string" for name in fields)
-
-    @pandas_udf(f"struct<{schema}>")  # type: ignore[call-overload,misc]
-    def parse_user_agent_py(agents: pd.Series) -> pd.DataFrame:
-        rows = [ua_fields(a) if a is not None else (None,) * 5 for a in agents]
-        return pd.DataFrame(rows, columns=fields)
-
+    schema = ", ".join(f"{name}: string" for name in UA_FIELDS)
+    udf = pandas_udf(user_agents_py, f"struct<{schema}>")  # type: ignore[call-overload]
     return Measure(
         "parse_user_agent",
         "python",
         "pandas_udf ua-parser",
-        lambda: parse_user_agent_py(F.col("userAgent")),
+        lambda: udf(*arguments("parse_user_agent")),
     )
 
 
-def measures(function: str, frame: DataFrame) -> list[Measure]:
-    first = INPUTS[function][0]
-    result = [identity_floor(function, frame.schema[first].dataType.simpleString())]
-    result.append(rust_udf(function))
-    if function == "h3_cell":
-        result.append(python_h3())
-    if function == "parse_user_agent":
+def measures(case: str, frame: DataFrame) -> list[Measure]:
+    first = frame.select(arguments(case)[0]).schema[0].dataType.simpleString()
+    result = [identity_floor(case, first), rust_udf(case)]
+    if function_of(case) == "h3_cell":
+        result.append(python_h3(case))
+    if case == "parse_user_agent":
         result.append(python_user_agent())
     return result
+
+
+def kernel_report(frame: DataFrame, cases: Sequence[str], rows: int, batch: int) -> None:
+    """Each function alone, without Spark, on ``batch``-row slices of ``rows`` input rows
+    (pyarrow arrays for Rust, pandas Series for the Python references, converted beforehand):
+    what a row costs inside the Python worker, against what it costs end to end above."""
+    import soundlake_udfs
+    from soundlake_udfs import arrow
+
+    print(f"\nKernels alone, ns per row (one thread, {rows:,} rows in {batch:,}-row batches):")
+    print("| case | identity | Rust | Python reference |")
+    print("| --- | ---: | ---: | ---: |")
+    for case in cases:
+        table = frame.select(*arguments(case)).limit(rows).toArrow()
+        args = [table.column(i).combine_chunks() for i in range(table.num_columns)]
+        slices = [[a.slice(start, batch) for a in args] for start in range(0, len(table), batch)]
+        rust = getattr(arrow, function_of(case))
+        python: Callable[..., Any] | None = {"h3_cell": h3_cells_py}.get(function_of(case))
+        if case == "parse_user_agent":
+            python = user_agents_py
+        series = [[a.to_pandas() for a in one] for one in slices]
+        identity = nanos_per_row(lambda a, *_: soundlake_udfs.arrow_identity(a), slices)
+        reference = f"{nanos_per_row(python, series):,.0f}" if python else ""
+        print(f"| {case} | {identity:,.0f} | {nanos_per_row(rust, slices):,.0f} | {reference} |")
+
+
+def nanos_per_row(run: Callable[..., Any], batches: list[list[Any]]) -> float:
+    """The time of ``run`` over every batch (of one column or more), in ns per row."""
+    run(*batches[0])  # warm-up: caches, compiled rules
+    started = time.perf_counter()
+    for batch in batches:
+        run(*batch)
+    rows = sum(len(batch[0]) for batch in batches)
+    return (time.perf_counter() - started) / rows * 1e9
 
 
 def run_once(frame: DataFrame, column: Column) -> float:
@@ -332,7 +386,7 @@ def time_measure(
     seconds = [run_once(frame, column) for _ in range(repeat)]
     timing = Timing(measure, rows, statistics.median(seconds))
     runs = ", ".join(f"{s:.2f}" for s in seconds)
-    print(f"  {measure.function:<17} {measure.label:<22} {rows:>10,} rows: {runs} s", flush=True)
+    print(f"  {measure.case:<17} {measure.label:<22} {rows:>10,} rows: {runs} s", flush=True)
     return timing
 
 
@@ -352,7 +406,7 @@ def report(timings: list[Timing], rows: int) -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
     by_function: dict[str, dict[str, Timing]] = {}
     for timing in timings:
-        by_function.setdefault(timing.measure.function, {})[timing.measure.kind] = timing
+        by_function.setdefault(timing.measure.case, {})[timing.measure.kind] = timing
     for function, kinds in by_function.items():
         scaled = {kind: t.seconds * rows / t.rows for kind, t in kinds.items()}
         floor, rust, python = scaled["floor"], scaled["rust"], scaled.get("python")
@@ -365,7 +419,7 @@ def report(timings: list[Timing], rows: int) -> None:
                 target = f"≤ {FLOOR_TARGET}x floor"
                 met = "yes" if seconds / floor <= FLOOR_TARGET else "NO"
                 if python is not None:
-                    want = SPEEDUP_TARGETS[function]
+                    want = SPEEDUP_TARGETS[function_of(function)]
                     speedup = f"{python / rust:.1f}x"
                     target += f"; ≥ {want:g}x Python"
                     met += "; " + ("yes" if python / rust >= want else "NO")
@@ -389,17 +443,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     frame = cached(input_frame(spark, args.rows))
     small = frame if args.python_rows == args.rows else cached(input_frame(spark, args.python_rows))
-    # A cached copy, not a bare limit: a limit would stop reading the UDF's output early.
-    warm_up = cached(frame.limit(1000))
+    # A cached copy, not a bare limit: a limit would stop reading the UDF's output early. One
+    # partition per core, so that every Python worker of the timed runs is warmed up.
+    parallelism = spark.sparkContext.defaultParallelism
+    warm_up = cached(frame.limit(1000 * parallelism).repartition(parallelism))
     print(f"input built and cached in {time.perf_counter() - started:.1f} s", flush=True)
     timings: list[Timing] = []
-    for function in args.only:
-        for measure in measures(function, frame):
+    for case in args.only:
+        for measure in measures(case, frame):
             if measure.kind == "python":
                 timings.append(time_measure(measure, small, warm_up, args.python_rows, args.repeat))
             else:
                 timings.append(time_measure(measure, frame, warm_up, args.rows, args.repeat))
     report(timings, args.rows)
+    if args.kernel_rows > 0:
+        kernel_report(frame, args.only, args.kernel_rows, batch=10_000)
     spark.stop()
 
 
