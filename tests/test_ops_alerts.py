@@ -224,3 +224,41 @@ def test_telegram_message_of_a_resolved_alert(tmp_path: Path) -> None:
     assert "resolved at 2026-11-25 21:30:00 UTC" in message
     assert "nothing lands" not in message  # the description is for what is still wrong
     assert "FIRING" not in message
+
+
+RENDER_SH = DOCKER / "alertmanager" / "render.sh"
+
+
+def render_deployment_config(tmp_path: Path, token: str | None, chat: str | None) -> Path:
+    """docker/alertmanager/render.sh (the deployment's entry point) with secrets as files."""
+    token_file, chat_file = tmp_path / "telegram_bot_token", tmp_path / "telegram_chat_id"
+    token_file.write_text(token or "")
+    chat_file.write_text(chat or "")
+    out = tmp_path / "alertmanager.yml"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "RENDER_ONLY": "1",
+        "ALERTMANAGER_TEMPLATE": str(DOCKER / "alertmanager.yml.tmpl"),
+        "ALERTMANAGER_CONFIG": str(out),
+        "TELEGRAM_TEMPLATE": str(TELEGRAM_TEMPLATE),
+        "TELEGRAM_BOT_TOKEN_FILE": str(token_file),
+        "TELEGRAM_CHAT_ID_FILE": str(chat_file),
+    }
+    subprocess.run(["sh", str(RENDER_SH)], env=env, check=True, capture_output=True)
+    run_tool([AMTOOL, "check-config", out])
+    return out
+
+
+def test_deployment_alertmanager_without_secrets_routes_to_null(tmp_path: Path) -> None:
+    rendered = yaml.safe_load(render_deployment_config(tmp_path, None, None).read_text())
+    assert [r["name"] for r in rendered["receivers"]] == ["null"]
+
+
+def test_deployment_alertmanager_with_secrets_routes_to_telegram(tmp_path: Path) -> None:
+    token = '987654321:a"b\\c&d|' + "y" * 30  # characters that YAML and sed must not mangle
+    out = render_deployment_config(tmp_path, token + "\n", "-100987")
+    assert out.stat().st_mode & 0o077 == 0, "the rendered file holds the token: private"
+    rendered = yaml.safe_load(out.read_text())
+    telegram = {r["name"]: r for r in rendered["receivers"]}["telegram-warning"]
+    config = telegram["telegram_configs"][0]
+    assert (config["bot_token"], config["chat_id"]) == (token, -100987)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -22,38 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Endpoints, ServiceError, http_request, unique_name
+from conftest import Endpoints, http_request, unique_name
+from ops_support import EVENTSIM_CONFIG, TARGETS_DIR, Started, answers, free_port, rust_binaries
 
-ROOT = Path(__file__).resolve().parents[1]
-EVENTSIM_CONFIG = ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
-TARGETS_DIR = ROOT / ".stack" / "conf" / "prometheus" / "targets"
 ALERT = "IngestStalled"
 STREAMS = ("listen_events", "page_view_events")
 WAIT_S = 240.0
-
-
-def rust_binaries() -> Path:
-    """Builds eventsim and soundlake-ingest (a no-op when up to date); returns their folder."""
-    subprocess.run(
-        ["cargo", "build", "--quiet", "--locked", "-p", "eventsim", "-p", "soundlake-ingest"],
-        cwd=ROOT,
-        check=True,
-    )
-    metadata = subprocess.run(
-        ["cargo", "metadata", "--no-deps", "--format-version", "1"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return Path(json.loads(metadata)["target_directory"]) / "debug"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Prometheus:
@@ -120,38 +92,6 @@ def prometheus(stack: Endpoints) -> Prometheus:
     return prom
 
 
-class Started:
-    """Processes and files this test made, removed in reverse order."""
-
-    def __init__(self) -> None:
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.files: list[Path] = []
-
-    def run(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        self.processes.append(proc)
-        return proc
-
-    def target(self, name: str, port: int, labels: dict[str, str]) -> None:
-        path = TARGETS_DIR / f"{name}.yml"
-        path.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": labels}]))
-        self.files.append(path)
-
-    def stop(self) -> None:
-        for path in self.files:
-            path.unlink(missing_ok=True)
-        for proc in reversed(self.processes):
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGCONT)
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
 @pytest.fixture
 def started() -> Iterator[Started]:
     s = Started()
@@ -201,7 +141,7 @@ def test_stopping_the_lander_while_events_flow_makes_ingest_stalled_pending(
         logs[0],
     )  # fmt: skip
     # the topics exist once eventsim has created them
-    wait_for("eventsim's metrics", lambda: _answers(eventsim_port), 60, logs)
+    wait_for("eventsim's metrics", lambda: answers(eventsim_port), 60, logs)
     ingest = started.run(
         [str(binaries / "soundlake-ingest"), "--brokers", stack.kafka_brokers,
          "--topics", ",".join(topics), "--group", f"{topic_prefix}group",
@@ -246,11 +186,3 @@ def test_stopping_the_lander_while_events_flow_makes_ingest_stalled_pending(
     assert alert["labels"]["severity"] == "critical"
     assert alert["labels"]["job"] == "rust-ingest"
     assert stalled_topic in alert["annotations"]["summary"]
-
-
-def _answers(port: int) -> bool:
-    try:
-        http_request(f"http://127.0.0.1:{port}/metrics", timeout=2)
-    except ServiceError:  # not up yet
-        return False
-    return True

@@ -20,6 +20,7 @@ from .. import process, tools
 from ..config import StackConfig
 from ..installers import maven_jars
 from ..service import Service, StackError
+from . import jmx_exporter
 
 POM = Path(__file__).resolve().parents[2] / "maven" / "hadoop" / "pom.xml"
 
@@ -210,14 +211,16 @@ class HdfsNameNode(Service):
     """
 
     name = "hdfs-namenode"
-    port_names = ("hdfs_namenode_rpc", "hdfs_namenode_http")
+    port_names = ("hdfs_namenode_rpc", "hdfs_namenode_http", "hdfs_namenode_jmx_metrics")
     start_timeout = 90.0
 
     def install(self) -> None:
         install(self.cfg)
+        jmx_exporter.install(self.cfg)
 
     def prepare(self) -> None:
         write_conf(self.cfg)
+        jmx_exporter.register_target(self.cfg, "hdfs-namenode", "hdfs_namenode_jmx_metrics")
         if not (name_dir(self.cfg) / "current" / "VERSION").exists():
             self._format()
 
@@ -242,7 +245,9 @@ class HdfsNameNode(Service):
             shutil.rmtree(stale)
 
     def command(self) -> list[str]:
-        return jvm_command(self.cfg, NAMENODE_CLASS, [], heap=self.cfg.memory["hdfs_namenode"])
+        argv = jvm_command(self.cfg, NAMENODE_CLASS, [], heap=self.cfg.memory["hdfs_namenode"])
+        argv[1:1] = jmx_exporter.agent_opts(self.cfg, "hdfs_namenode_jmx_metrics", "hadoop.yml")
+        return argv
 
     def healthy(self) -> bool:
         rpc_open = process.port_open(self.cfg.host, self.cfg.port("hdfs_namenode_rpc"))
@@ -253,14 +258,21 @@ class HdfsDataNode(Service):
     """The DataNode. Healthy when the NameNode counts it live and has left safe mode."""
 
     name = "hdfs-datanode"
-    port_names = ("hdfs_datanode", "hdfs_datanode_http", "hdfs_datanode_ipc")
+    port_names = (
+        "hdfs_datanode",
+        "hdfs_datanode_http",
+        "hdfs_datanode_ipc",
+        "hdfs_datanode_jmx_metrics",
+    )
     start_timeout = 90.0
 
     def install(self) -> None:
         install(self.cfg)
+        jmx_exporter.install(self.cfg)
 
     def prepare(self) -> None:
         write_conf(self.cfg)
+        jmx_exporter.register_target(self.cfg, "hdfs-datanode", "hdfs_datanode_jmx_metrics")
         if namenode_state(self.cfg) is None:
             raise StackError(
                 f"the HDFS NameNode does not answer on {self.cfg.host}:"
@@ -268,7 +280,9 @@ class HdfsDataNode(Service):
             )
 
     def command(self) -> list[str]:
-        return jvm_command(self.cfg, DATANODE_CLASS, [], heap=self.cfg.memory["hdfs_datanode"])
+        argv = jvm_command(self.cfg, DATANODE_CLASS, [], heap=self.cfg.memory["hdfs_datanode"])
+        argv[1:1] = jmx_exporter.agent_opts(self.cfg, "hdfs_datanode_jmx_metrics", "hadoop.yml")
+        return argv
 
     def healthy(self) -> bool:
         state = namenode_state(self.cfg)

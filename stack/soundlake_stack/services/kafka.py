@@ -19,6 +19,7 @@ from .. import tools
 from ..config import StackConfig
 from ..installers import maven_jars
 from ..service import Service, StackError
+from . import jmx_exporter
 
 POM = Path(__file__).resolve().parents[2] / "maven" / "kafka" / "pom.xml"
 NODE_ID = 1
@@ -213,14 +214,16 @@ def tool_command(cfg: StackConfig, main_class: str, args: list[str]) -> list[str
 
 class Kafka(Service):
     name = "kafka"
-    port_names = ("kafka", "kafka_controller")
+    port_names = ("kafka", "kafka_controller", "kafka_jmx_metrics")
     start_timeout = 90.0
 
     def install(self) -> None:
         install(self.cfg)
+        jmx_exporter.install(self.cfg)
 
     def prepare(self) -> None:
         conf = write_conf(self.cfg)
+        jmx_exporter.register_target(self.cfg, "kafka", "kafka_jmx_metrics")
         if not (log_dirs(self.cfg) / "meta.properties").exists():
             self._format(conf)
 
@@ -258,7 +261,10 @@ class Kafka(Service):
             [str(conf / "server.properties")],
             log4j2=conf / "log4j2.properties",
             heap=self.cfg.memory["kafka"],
-            jvm_opts=BROKER_GC_OPTS,
+            jvm_opts=(
+                *BROKER_GC_OPTS,
+                *jmx_exporter.agent_opts(self.cfg, "kafka_jmx_metrics", "kafka.yml"),
+            ),
         )
 
     def healthy(self) -> bool:

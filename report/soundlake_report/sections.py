@@ -1,0 +1,214 @@
+"""What the report shows: one section per gold table (dbt_spark/models/gold/), each a chart drawn
+from one SELECT over the last `days` days of that table (up to its latest event_date)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import charts
+from .charts import Series
+from .clickhouse import ClickHouse
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Section:
+    table: str
+    title: str
+    caption: str
+    sql: str  # {table} and {window}: `event_date >= <latest day> - (days - 1)`
+    draw: Callable[[Rows, str], str]  # rows, label -> SVG ("" when there is nothing to draw)
+
+
+def window(table: str, days: int) -> str:
+    """SQL of the last `days` days of `table` (a checked database name + a constant table)."""
+    return f"event_date >= (SELECT max(event_date) FROM {table}) - {int(days) - 1}"  # noqa: S608
+
+
+def lines(
+    x: str, series: dict[str, str], fmt: charts.Format = charts.number
+) -> Callable[[Rows, str], str]:
+    """One line per column named in `series` (column -> legend)."""
+
+    def draw(rows: Rows, label: str) -> str:
+        return charts.line_chart(
+            [
+                Series(
+                    legend, [(str(r[x]), float(r[column])) for r in rows if r[column] is not None]
+                )
+                for column, legend in series.items()
+            ],
+            label,
+            fmt,
+        )
+
+    return draw
+
+
+def lines_by(
+    x: str, key: str, value: str, fmt: charts.Format = charts.number
+) -> Callable[[Rows, str], str]:
+    """One line per distinct value of column `key`."""
+
+    def draw(rows: Rows, label: str) -> str:
+        grouped: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for r in rows:
+            if r[value] is not None:
+                grouped[str(r[key])].append((str(r[x]), float(r[value])))
+        return charts.line_chart([Series(k, v) for k, v in sorted(grouped.items())], label, fmt)
+
+    return draw
+
+
+def bars(name: str, value: str, fmt: charts.Format = charts.number) -> Callable[[Rows, str], str]:
+    def draw(rows: Rows, label: str) -> str:
+        return charts.bar_chart([(str(r[name]), float(r[value])) for r in rows], label, fmt)
+
+    return draw
+
+
+def grid(
+    row: str, column: str, value: str, fmt: charts.Format = charts.number
+) -> Callable[[Rows, str], str]:
+    def draw(rows: Rows, label: str) -> str:
+        row_names = list(dict.fromkeys(str(r[row]) for r in rows))
+        columns = sorted({r[column] for r in rows})
+        cells = {(str(r[row]), str(r[column])): float(r[value]) for r in rows}
+        return charts.heatmap(row_names, [str(c) for c in columns], cells, label, fmt)
+
+    return draw
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "gold_daily_active_users",
+        "Daily active users",
+        "Logged-in users with at least one event, by their level at the day's last event.",
+        "SELECT toString(event_date) AS day, active_users, paid_active_users, free_active_users "
+        "FROM {table} WHERE {window} ORDER BY day",
+        lines(
+            "day", {"active_users": "all", "paid_active_users": "paid", "free_active_users": "free"}
+        ),
+    ),
+    Section(
+        "gold_daily_active_users",
+        "Listening time per active user",
+        "Minutes of music played per active user and day.",
+        "SELECT toString(event_date) AS day, listening_seconds_per_user "
+        "FROM {table} WHERE {window} ORDER BY day",
+        lines("day", {"listening_seconds_per_user": "per user"}, charts.minutes),
+    ),
+    Section(
+        "gold_top_songs",
+        "Top songs",
+        "Plays over the period, the 10 most played songs.",
+        "SELECT concat(any(song), ' — ', any(artist)) AS name, sum(play_count) AS plays "
+        "FROM {table} WHERE {window} GROUP BY song_key ORDER BY plays DESC, song_key LIMIT 10",
+        bars("name", "plays"),
+    ),
+    Section(
+        "gold_top_artists",
+        "Top artists",
+        "Plays over the period, the 10 most played artists.",
+        "SELECT any(artist) AS name, sum(play_count) AS plays FROM {table} WHERE {window} "
+        "GROUP BY artist_key ORDER BY plays DESC, artist_key LIMIT 10",
+        bars("name", "plays"),
+    ),
+    Section(
+        "gold_city_activity",
+        "Most active cities",
+        "Page views over the period, the 12 busiest cities.",
+        "SELECT concat(city, ', ', state) AS name, sum(page_views) AS views FROM {table} "
+        "WHERE {window} GROUP BY city, state ORDER BY views DESC, name LIMIT 12",
+        bars("name", "views"),
+    ),
+    Section(
+        "gold_free_vs_paid",
+        "Free vs paid: songs per active user",
+        "Songs played per active user and day, by subscription level.",
+        "SELECT toString(event_date) AS day, level, listens_per_user FROM {table} "
+        "WHERE {window} ORDER BY day, level",
+        lines_by("day", "level", "listens_per_user"),
+    ),
+    Section(
+        "gold_conversion_free_to_paid",
+        "Free → paid conversion",
+        "Share of the day's active free users who upgraded that day.",
+        "SELECT toString(event_date) AS day, conversion_rate FROM {table} "
+        "WHERE {window} AND conversion_rate IS NOT NULL ORDER BY day",
+        lines("day", {"conversion_rate": "conversion"}, charts.percent),
+    ),
+    Section(
+        "gold_churn",
+        "Churn: cancellations per day",
+        "Cancellation Confirmation events, by the level the user had.",
+        "SELECT toString(event_date) AS day, level, sum(cancellations) AS cancellations "
+        "FROM {table} WHERE {window} GROUP BY day, level ORDER BY day, level",
+        lines_by("day", "level", "cancellations"),
+    ),
+    Section(
+        "gold_session_duration",
+        "Average session duration",
+        "Mean time from a session's first to its last event, by level.",
+        "SELECT toString(event_date) AS day, level, avg_duration_seconds FROM {table} "
+        "WHERE {window} ORDER BY day, level",
+        lines_by("day", "level", "avg_duration_seconds", charts.minutes),
+    ),
+    Section(
+        "gold_skipping_sessions",
+        "Songs skipped",
+        "Share of the songs that were skipped (the next song started early), by level.",
+        "SELECT toString(event_date) AS day, level, skip_rate FROM {table} "
+        "WHERE {window} ORDER BY day, level",
+        lines_by("day", "level", "skip_rate", charts.percent),
+    ),
+    Section(
+        "gold_error_status_by_page",
+        "Errors by page and status",
+        "Error responses over the period, the 10 most frequent page/method/status.",
+        "SELECT concat(page, ' ', method, ' ', toString(status)) AS name, sum(errors) AS n "
+        "FROM {table} WHERE {window} GROUP BY page, method, status ORDER BY n DESC, name LIMIT 10",
+        bars("name", "n"),
+    ),
+    Section(
+        "gold_listening_by_weekday_hour",
+        "Listening by weekday and hour (UTC)",
+        "Songs played over the period, per weekday and hour of day.",
+        "SELECT weekday, any(weekday_name) AS day, hour, sum(listen_events) AS plays "
+        "FROM {table} WHERE {window} GROUP BY weekday, hour ORDER BY weekday, hour",
+        grid("day", "hour", "plays"),
+    ),
+    Section(
+        "gold_new_user_first_week",
+        "New users and their first week",
+        "Users registered each day, and the mean days (of 7) they came back.",
+        "SELECT toString(event_date) AS day, new_users, avg_active_days FROM {table} "
+        "WHERE {window} ORDER BY day",
+        lines("day", {"new_users": "new users", "avg_active_days": "active days of 7"}),
+    ),
+    Section(
+        "gold_device_mix",
+        "Devices and browsers",
+        "Page views over the period, by device type and browser.",
+        "SELECT concat(device_type, ' / ', browser) AS name, sum(page_views) AS views "
+        "FROM {table} WHERE {window} GROUP BY device_type, browser ORDER BY views DESC, name LIMIT 10",
+        bars("name", "views"),
+    ),
+    Section(
+        "gold_retention_cohorts",
+        "Weekly retention by registration cohort",
+        "Share of each week's new users still active N weeks later.",
+        "SELECT toString(event_date) AS cohort, week_number, retention_rate FROM {table} "
+        "WHERE {window} ORDER BY cohort, week_number",
+        grid("cohort", "week_number", "retention_rate", charts.percent),
+    ),
+)
+
+
+def query(section: Section, clickhouse: ClickHouse, days: int) -> Rows:
+    table = f"{clickhouse.database}.{section.table}"
+    return clickhouse.select(section.sql.format(table=table, window=window(table, days)))

@@ -1,0 +1,256 @@
+"""`soundlake report`: gold-shaped tables with data in a unique ClickHouse database, the report
+rendered from them, then opened in headless Chromium (Debian's): the screenshot must not be blank
+and every chart of the page must draw marks."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import ClickHouseDb
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLD_YAML = ROOT / "dbt_spark" / "models" / "gold" / "_gold__models.yml"
+SOUNDLAKE = ROOT / "scripts" / "soundlake"
+CLICKHOUSE_TYPES = {
+    "date": "Date",
+    "timestamp": "DateTime",
+    "bigint": "Int64",
+    "int": "Int32",
+    "double": "Float64",
+    "string": "String",
+}
+# tables with one row per day, or per day and level (free, paid)
+ROWS_PER_DAY = {
+    "gold_daily_active_users": 1,
+    "gold_conversion_free_to_paid": 1,
+    "gold_new_user_first_week": 1,
+    "gold_free_vs_paid": 2,
+    "gold_churn": 2,
+    "gold_session_duration": 2,
+    "gold_skipping_sessions": 2,
+}
+DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(14)]
+# chromium must not reach out: no DNS, no proxy that answers, no background services
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--hide-scrollbars",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=http://127.0.0.1:9",
+]
+
+
+def gold_models() -> dict[str, list[tuple[str, str]]]:
+    """Gold table -> [(column, dbt data_type)] from the dbt project's YAML (the contract)."""
+    models = yaml.safe_load(GOLD_YAML.read_text())["models"]
+    return {m["name"]: [(c["name"], c["data_type"]) for c in m["columns"]] for m in models}
+
+
+def value(column: str, data_type: str, day: date, rng: random.Random, i: int) -> Any:
+    """A plausible value of a gold column (categories cycle so that every group has rows)."""
+    categories = {
+        "level": ["free", "paid"],
+        "device_type": ["desktop", "mobile", "tablet"],
+        "browser": ["Chrome", "Firefox", "Safari"],
+        "method": ["GET", "PUT"],
+        "page": ["NextSong", "Home", "Settings"],
+        "weekday_name": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    }
+    if column in categories:
+        return categories[column][i % len(categories[column])]
+    if column in ("song_key", "artist_key", "song", "artist", "city", "state", "os"):
+        return f"{column}-{i % 12}"
+    if column == "status":
+        return [404, 500, 503][i % 3]
+    if column == "hour":
+        return i % 24
+    if column == "weekday":
+        return i % 7 + 1
+    if column in ("week_number", "rank", "days_observed"):
+        return i % 6
+    if data_type == "date":
+        return day.isoformat()
+    if data_type == "timestamp":
+        return f"{day.isoformat()} 12:00:00"
+    if data_type in ("bigint", "int"):
+        return rng.randint(1, 5000)
+    if data_type == "double":
+        return round(rng.uniform(0.01, 0.9) if "rate" in column or "share" in column
+                     else rng.uniform(1, 4000), 4)  # fmt: skip
+    return f"{column}-{i}"
+
+
+def create_gold_tables(db: ClickHouseDb, rows_per_day: int) -> None:
+    rng = random.Random(8)  # noqa: S311 - test data, not secrets
+    for table, columns in gold_models().items():
+        ddl = ", ".join(f"`{c}` {CLICKHOUSE_TYPES[t]}" for c, t in columns)
+        db.query(f"CREATE TABLE {table} ({ddl}) ENGINE = MergeTree ORDER BY tuple()")
+        if rows_per_day == 0:
+            continue
+        per_day = min(rows_per_day, ROWS_PER_DAY.get(table, rows_per_day))
+        lines = [
+            json.dumps({c: value(c, t, day, rng, i) for c, t in columns})
+            for day in DAYS
+            for i in range(per_day)
+        ]
+        db.query(f"INSERT INTO {table} FORMAT JSONEachRow", "\n".join(lines).encode())
+
+
+def report(db: ClickHouseDb, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SOUNDLAKE), "report", "--out", str(out), "--clickhouse-url", db.url,
+         "--database", db.name, "--days", "30"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def chromium() -> str:
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("Debian's chromium is not installed: run scripts/setup", pytrace=False)
+    return binary
+
+
+class Charts(HTMLParser):
+    """Counts the elements of class `mark` inside each <figure class="chart">."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: dict[str, int] = {}
+        self.current: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        if tag == "figure" and "chart" in classes:
+            self.current = a.get("id") or f"figure-{len(self.marks)}"
+            self.marks[self.current] = 0
+        elif "mark" in classes and self.current is not None:
+            self.marks[self.current] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figure":
+            self.current = None
+
+
+def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
+    """Width, height and rows of RGB(A) bytes of an 8-bit PNG (what Chromium writes)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    pos, idat = 8, b""
+    width = height = channels = 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and color in (2, 6), f"unexpected PNG format {depth}/{color}"
+            channels = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw, stride, rows = zlib.decompress(idat), width * channels, []
+    previous = bytearray(stride)
+    for y in range(height):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for x in range(stride):
+            left = line[x - channels] if x >= channels else 0
+            up, up_left = previous[x], previous[x - channels] if x >= channels else 0
+            if kind == 1:
+                line[x] = (line[x] + left) & 0xFF
+            elif kind == 2:
+                line[x] = (line[x] + up) & 0xFF
+            elif kind == 3:
+                line[x] = (line[x] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - up_left
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
+                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
+                line[x] = (line[x] + predictor) & 0xFF
+        rows.append(bytes(line))
+        previous = line
+    return width, height, [r[: width * channels] if channels == 3 else
+                           bytes(b for i, b in enumerate(r) if i % 4 != 3) for r in rows]  # fmt: skip
+
+
+def test_report_renders_every_gold_chart_in_chromium(
+    clickhouse_db: ClickHouseDb, tmp_path: Path
+) -> None:
+    create_gold_tables(clickhouse_db, rows_per_day=24)
+    out = tmp_path / "report.html"
+    result = report(clickhouse_db, out)
+    assert result.returncode == 0, result.stderr
+    assert "15 of 15 charts with data" in result.stderr
+    html = out.read_text()
+    # self-contained: nothing to fetch (the SVG namespace is a name, not a request)
+    assert not re.search(r"<script|<link|<img|<iframe|\bsrc=|\bhref=|url\(|@import", html)
+
+    browser = chromium()
+    dom = subprocess.run(
+        [browser, *CHROMIUM_FLAGS, "--dump-dom", out.as_uri()],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    charts = Charts()
+    charts.feed(dom)
+    assert len(charts.marks) == 15, charts.marks
+    assert all(n > 0 for n in charts.marks.values()), f"charts without marks: {charts.marks}"
+
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, *CHROMIUM_FLAGS, f"--screenshot={shot}", "--window-size=1400,3000", out.as_uri()],
+        capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    width, height, rows = png_pixels(shot)
+    assert (width, height) == (1400, 3000)
+    colors = {row[x : x + 3] for row in rows[::10] for x in range(0, len(row), 30)}
+    not_white = sum(
+        1 for row in rows[::10] for x in range(0, len(row), 30) if row[x : x + 3] != b"\xff\xff\xff"
+    )
+    sampled = len(rows[::10]) * len(range(0, len(rows[0]), 30))
+    assert len(colors) > 20, f"the screenshot has {len(colors)} colours: blank?"
+    assert not_white > sampled // 4, "the screenshot is mostly white"
+
+
+def test_report_without_data_says_so_per_chart(clickhouse_db: ClickHouseDb, tmp_path: Path) -> None:
+    create_gold_tables(clickhouse_db, rows_per_day=0)
+    clickhouse_db.query("DROP TABLE gold_churn")
+    out = tmp_path / "empty.html"
+    result = report(clickhouse_db, out)
+    assert result.returncode == 0, result.stderr
+    assert "0 of 15 charts with data" in result.stderr
+    html = out.read_text()
+    assert html.count("No data: no rows for this period") == 14
+    assert f"table {clickhouse_db.name}.gold_churn does not exist" in html
+
+
+def test_report_fails_clearly_when_clickhouse_is_away(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(SOUNDLAKE), "report", "--out", str(tmp_path / "r.html"),
+         "--clickhouse-url", "http://127.0.0.1:9"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "cannot reach ClickHouse at http://127.0.0.1:9" in result.stderr
+    assert not (tmp_path / "r.html").exists()
