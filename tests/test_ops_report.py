@@ -4,44 +4,20 @@ and every chart of the page must draw marks."""
 
 from __future__ import annotations
 
-import json
-import random
 import re
 import shutil
 import struct
 import subprocess
 import zlib
-from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from conftest import ClickHouseDb
+from ops_support import create_gold_tables
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLD_YAML = ROOT / "dbt_spark" / "models" / "gold" / "_gold__models.yml"
 SOUNDLAKE = ROOT / "scripts" / "soundlake"
-CLICKHOUSE_TYPES = {
-    "date": "Date",
-    "timestamp": "DateTime",
-    "bigint": "Int64",
-    "int": "Int32",
-    "double": "Float64",
-    "string": "String",
-}
-# tables with one row per day, or per day and level (free, paid)
-ROWS_PER_DAY = {
-    "gold_daily_active_users": 1,
-    "gold_conversion_free_to_paid": 1,
-    "gold_new_user_first_week": 1,
-    "gold_free_vs_paid": 2,
-    "gold_churn": 2,
-    "gold_session_duration": 2,
-    "gold_skipping_sessions": 2,
-}
-DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(14)]
 # chromium must not reach out: no DNS, no proxy that answers, no background services
 CHROMIUM_FLAGS = [
     "--headless",
@@ -57,62 +33,6 @@ CHROMIUM_FLAGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--proxy-server=http://127.0.0.1:9",
 ]
-
-
-def gold_models() -> dict[str, list[tuple[str, str]]]:
-    """Gold table -> [(column, dbt data_type)] from the dbt project's YAML (the contract)."""
-    models = yaml.safe_load(GOLD_YAML.read_text())["models"]
-    return {m["name"]: [(c["name"], c["data_type"]) for c in m["columns"]] for m in models}
-
-
-def value(column: str, data_type: str, day: date, rng: random.Random, i: int) -> Any:
-    """A plausible value of a gold column (categories cycle so that every group has rows)."""
-    categories = {
-        "level": ["free", "paid"],
-        "device_type": ["desktop", "mobile", "tablet"],
-        "browser": ["Chrome", "Firefox", "Safari"],
-        "method": ["GET", "PUT"],
-        "page": ["NextSong", "Home", "Settings"],
-        "weekday_name": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-    }
-    if column in categories:
-        return categories[column][i % len(categories[column])]
-    if column in ("song_key", "artist_key", "song", "artist", "city", "state", "os"):
-        return f"{column}-{i % 12}"
-    if column == "status":
-        return [404, 500, 503][i % 3]
-    if column == "hour":
-        return i % 24
-    if column == "weekday":
-        return i % 7 + 1
-    if column in ("week_number", "rank", "days_observed"):
-        return i % 6
-    if data_type == "date":
-        return day.isoformat()
-    if data_type == "timestamp":
-        return f"{day.isoformat()} 12:00:00"
-    if data_type in ("bigint", "int"):
-        return rng.randint(1, 5000)
-    if data_type == "double":
-        return round(rng.uniform(0.01, 0.9) if "rate" in column or "share" in column
-                     else rng.uniform(1, 4000), 4)  # fmt: skip
-    return f"{column}-{i}"
-
-
-def create_gold_tables(db: ClickHouseDb, rows_per_day: int) -> None:
-    rng = random.Random(8)  # noqa: S311 - test data, not secrets
-    for table, columns in gold_models().items():
-        ddl = ", ".join(f"`{c}` {CLICKHOUSE_TYPES[t]}" for c, t in columns)
-        db.query(f"CREATE TABLE {table} ({ddl}) ENGINE = MergeTree ORDER BY tuple()")
-        if rows_per_day == 0:
-            continue
-        per_day = min(rows_per_day, ROWS_PER_DAY.get(table, rows_per_day))
-        lines = [
-            json.dumps({c: value(c, t, day, rng, i) for c, t in columns})
-            for day in DAYS
-            for i in range(per_day)
-        ]
-        db.query(f"INSERT INTO {table} FORMAT JSONEachRow", "\n".join(lines).encode())
 
 
 def report(db: ClickHouseDb, out: Path) -> subprocess.CompletedProcess[str]:
