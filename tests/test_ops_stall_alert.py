@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import Endpoints, http_request, unique_name
 from ops_support import EVENTSIM_CONFIG, TARGETS_DIR, Started, answers, free_port, rust_binaries
 
 ALERT = "IngestStalled"
+RECORDING = "soundlake:kafka_topic_messages_in:rate5m"
+ALERT_RULES = Path(__file__).resolve().parents[1] / "docker" / "alerts"
 STREAMS = ("listen_events", "page_view_events")
 WAIT_S = 240.0
 
@@ -69,24 +72,24 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float, logs: list[Pa
 
 @pytest.fixture
 def prometheus(stack: Endpoints) -> Prometheus:
-    """The stack's Prometheus, with the repository's current rules loaded (reloaded if not)."""
+    """The stack's Prometheus, with the repository's current rules loaded: reloaded first
+    (Prometheus re-reads docker/alerts/*.yml; unchanged rules keep their alert state)."""
     prom = Prometheus(stack.prometheus_url)
-
-    def current() -> bool:
-        rules = prom.rule_names()
-        return ALERT in rules and "topic_prefix" in rules.get(
-            "soundlake:kafka_topic_messages_in:rate5m", ""
+    http_request(f"{stack.prometheus_url}/-/reload", method="POST")
+    rules = prom.rule_names()
+    expected = {
+        str(rule.get("alert") or rule.get("record"))
+        for path in ALERT_RULES.glob("*.rules.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    }
+    if not expected <= set(rules) or "topic_prefix" not in rules.get(RECORDING, ""):
+        pytest.fail(
+            f"Prometheus at {stack.prometheus_url} does not load docker/alerts/*.yml even after "
+            "a reload (its config predates the rules?): restart it with `scripts/stack down "
+            "prometheus && scripts/stack up prometheus` (its log: .stack/logs/prometheus.log)",
+            pytrace=False,
         )
-
-    if not current():
-        http_request(f"{stack.prometheus_url}/-/reload", method="POST")
-        if not current():
-            pytest.fail(
-                f"Prometheus at {stack.prometheus_url} does not load docker/alerts/*.yml even "
-                "after a reload: restart it with `scripts/stack down prometheus && "
-                "scripts/stack up prometheus` (its log: .stack/logs/prometheus.log)",
-                pytrace=False,
-            )
     if not TARGETS_DIR.is_dir():
         pytest.fail(f"{TARGETS_DIR} is missing: start Prometheus with `scripts/stack up`")
     return prom
