@@ -1,0 +1,13 @@
+"""spark-submit entry point of ``soundlake_jobs.backfill`` (see its module documentation, or ``--help``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from soundlake_jobs.backfill import main
+
+if __name__ == "__main__":
+    sys.exit(main())
