@@ -5,7 +5,7 @@
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{
-    DataType, Date32Type, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
+    ArrowNativeType, DataType, Date32Type, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
@@ -219,53 +219,90 @@ fn value_sum(array: &ArrayRef) -> u64 {
 
 fn length_sum(array: &ArrayRef) -> u64 {
     let a = array.as_ref();
-    let lengths = |offsets: Vec<usize>| -> u64 {
-        let spans: Vec<u64> = offsets.windows(2).map(|w| (w[1] - w[0]) as u64).collect();
-        sum_valid(&spans, a, |v| v)
-    };
     match array.data_type() {
-        DataType::Utf8 => lengths(
-            a.as_string::<i32>()
-                .value_offsets()
-                .iter()
-                .map(|o| *o as usize)
-                .collect(),
-        ),
-        DataType::LargeUtf8 => lengths(
-            a.as_string::<i64>()
-                .value_offsets()
-                .iter()
-                .map(|o| *o as usize)
-                .collect(),
-        ),
-        DataType::Binary => lengths(
-            a.as_binary::<i32>()
-                .value_offsets()
-                .iter()
-                .map(|o| *o as usize)
-                .collect(),
-        ),
-        DataType::LargeBinary => lengths(
-            a.as_binary::<i64>()
-                .value_offsets()
-                .iter()
-                .map(|o| *o as usize)
-                .collect(),
-        ),
-        DataType::List(_) => lengths(
-            a.as_list::<i32>()
-                .value_offsets()
-                .iter()
-                .map(|o| *o as usize)
-                .collect(),
-        ),
-        DataType::LargeList(_) => lengths(
-            a.as_list::<i64>()
-                .value_offsets()
-                .iter()
-                .map(|o| *o as usize)
-                .collect(),
-        ),
+        DataType::Utf8 => span_sum(a, a.as_string::<i32>().value_offsets()),
+        DataType::LargeUtf8 => span_sum(a, a.as_string::<i64>().value_offsets()),
+        DataType::Binary => span_sum(a, a.as_binary::<i32>().value_offsets()),
+        DataType::LargeBinary => span_sum(a, a.as_binary::<i64>().value_offsets()),
+        DataType::List(_) => span_sum(a, a.as_list::<i32>().value_offsets()),
+        DataType::LargeList(_) => span_sum(a, a.as_list::<i64>().value_offsets()),
         _ => 0,
+    }
+}
+
+/// The total length of the valid slots of an offsets buffer.
+fn span_sum<O: ArrowNativeType>(array: &dyn Array, offsets: &[O]) -> u64 {
+    let (Some(first), Some(last)) = (offsets.first(), offsets.last()) else {
+        return 0;
+    };
+    match array.logical_nulls() {
+        None => (last.as_usize() - first.as_usize()) as u64,
+        Some(nulls) => offsets
+            .windows(2)
+            .zip(nulls.iter())
+            .filter(|(_, valid)| *valid)
+            .map(|(pair, _)| (pair[1].as_usize() - pair[0].as_usize()) as u64)
+            .sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, Source};
+    use arrow::array::{Int32Array, ListArray, StringArray};
+    use std::sync::Arc;
+
+    fn schema() -> TableSchema {
+        let column = |name: &str, ch_type| Column {
+            name: name.into(),
+            ch_type,
+            source: Source::File,
+        };
+        TableSchema {
+            table: "t".into(),
+            columns: vec![
+                column("n", ChType::Nullable(Box::new(ChType::Int32))),
+                column("s", ChType::Nullable(Box::new(ChType::String))),
+                column("l", ChType::Array(Box::new(ChType::Int32))),
+            ],
+            month_column: None,
+            order_by: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn arrow_side_matches_what_clickhouse_computes() {
+        let schema = schema();
+        let mut summary = Summary::new(3);
+        let n: ArrayRef = Arc::new(Int32Array::from(vec![Some(-1), None, Some(3)]));
+        let s: ArrayRef = Arc::new(StringArray::from(vec![Some("ab"), Some("é"), None]));
+        let l: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1)]),
+            None,
+            Some(vec![Some(2), Some(3)]),
+        ]));
+        summary.add_array(0, &schema.columns[0].ch_type, &n);
+        summary.add_array(1, &schema.columns[1].ch_type, &s);
+        summary.add_array(2, &schema.columns[2].ch_type, &l);
+        summary.rows = 3;
+        // count(n) = 2, sum(toUInt64(n)) = 2 (wrapping); count(s) = 2, 4 bytes; 3 arrays, 3 items.
+        assert_eq!(summary.columns, [(2, 2), (2, 4), (3, 3)]);
+        let from_clickhouse = parse_summary("3\t2\t2\t2\t4\t3\t3\n", 3).unwrap();
+        assert_eq!(from_clickhouse, summary);
+        assert_eq!(summary.difference(&from_clickhouse, &schema), None);
+        let off = parse_summary("3\t2\t2\t2\t5\t3\t3\n", 3).unwrap();
+        let diff = off.difference(&summary, &schema).unwrap();
+        assert!(diff.starts_with("column s:"), "{diff}");
+        assert_eq!(
+            parse_summary("0\t0\t\\N\t0\t\\N\t0\t\\N", 3).unwrap().rows,
+            0
+        );
+        assert!(parse_summary("1\t2", 3).is_none());
+        let sql = summary_sql(&schema, "db", "t");
+        assert!(
+            sql.contains("sum(toUInt64(`n`))") && sql.contains("sum(toUInt64(length(`l`)))"),
+            "{sql}"
+        );
     }
 }

@@ -126,3 +126,43 @@ impl LoaderMetrics {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_the_documented_names() {
+        let telemetry = Telemetry::init("loader", None).expect("telemetry");
+        let metrics = LoaderMetrics::register(&telemetry);
+        metrics.seed_last_success(&BTreeMap::from([(
+            "gold_churn".to_owned(),
+            now_seconds() - 60.0,
+        )]));
+        metrics.loaded("gold_top_songs", 10, 100);
+        metrics.succeeded("gold_top_songs", Mode::Full, Duration::from_millis(5));
+        metrics.failed("gold_churn", Mode::Incremental, Duration::from_millis(5));
+        let text = telemetry.render();
+        for name in [
+            "soundlake_loader_loaded_rows_total{table=\"gold_top_songs\"} 10",
+            "soundlake_loader_loaded_bytes_total{table=\"gold_top_songs\"} 100",
+            "soundlake_loader_succeeded_commits_total{mode=\"full\",table=\"gold_top_songs\"} 1",
+            "soundlake_loader_failed_commits_total{table=\"gold_churn\"} 1",
+            "soundlake_loader_load_duration_seconds_bucket",
+            "soundlake_loader_last_success_timestamp_seconds{table=\"gold_churn\"}",
+            "soundlake_loader_since_last_success_seconds{table=\"gold_top_songs\"}",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+        let since = text
+            .lines()
+            .find(|l| {
+                l.starts_with("soundlake_loader_since_last_success_seconds{table=\"gold_churn\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("the freshness gauge of gold_churn");
+        assert!((59.0..120.0).contains(&since), "{since}");
+        telemetry.shutdown().expect("shutdown");
+    }
+}
