@@ -274,3 +274,44 @@ def test_help_describes_the_options() -> None:
     assert result.returncode == 0, result.stderr
     for option in ("--lake-url", "--target-file-mb", "--min-age-hours", "--dry-run"):
         assert option in result.stdout
+
+
+def test_columns_added_by_a_schema_change_are_kept(bronze: Bronze) -> None:
+    """Files landed after a schema change (a new column) are compacted with the older files
+    of the hour: the new column's values survive."""
+    extra = (
+        bronze.spark.range(2 * ROWS_PER_FILE)
+        .select(
+            F.lit(7).cast("int").alias("_kafka_partition"),
+            F.col("id").alias("_kafka_offset"),
+            F.lit("NextSong").alias("page"),
+            F.lit("42").alias("userId"),
+            F.timestamp_seconds(F.lit(1_709_968_000) + F.col("id")).alias("ts"),
+            F.current_timestamp().alias("_ingested_at"),
+            F.concat(F.lit("v"), F.col("id").cast("string")).alias("addedField"),
+        )
+        .repartition(2)
+    )
+    generated = f"{bronze.lake}/_generated-w9"
+    extra.write.parquet(generated)
+    parts = [f for f in bronze.fs.list(generated) if f.name.startswith("part-")]
+    for n, part in enumerate(parts):
+        seq = 2 * FILES + n  # after the fixture's entries: w9's second entry is its last
+        path = f"{HOUR.path}/part-w9-1700000000001-{n:06d}.zstd.parquet"
+        bronze.fs.rename_no_replace(part.url, f"{bronze.lake}/{path}")
+        entry = {"seq": seq, "writer": "w9", "files": [{"path": path}]}
+        bronze.fs.write_new(
+            f"{bronze.lake}/bronze/_commits/{seq:020}.json", json.dumps(entry).encode()
+        )
+    bronze.fs.delete(generated, recursive=True)
+
+    summary = bronze.compactor().run()
+
+    assert summary.partitions_compacted == 2
+    merged = bronze.spark.read.option("mergeSchema", "true").parquet(f"{bronze.lake}/{HOUR.path}")
+    assert merged.count() == FILES * ROWS_PER_FILE + 2 * ROWS_PER_FILE
+    assert merged.where(F.col("addedField").isNotNull()).count() == 2 * ROWS_PER_FILE
+    compacted = [n for n in bronze.hour_files() if n.startswith(OUTPUT_PREFIX)]
+    assert len(compacted) == 1
+    columns = bronze.spark.read.parquet(f"{bronze.lake}/{HOUR.path}/{compacted[0]}").columns
+    assert "addedField" in columns

@@ -1,6 +1,7 @@
-"""The Spark Thrift Server (spark-jobs/soundlake_jobs/thrift_server.py), started as the local
-stack starts it (the ``spark-thrift`` service), on a free port with its own metastore: PyHive
-and dbt's ``thrift`` target reach it, and the Rust UDFs resolve by their SQL names."""
+"""The Spark Thrift Server (spark-jobs/soundlake_jobs/thrift_server.py) and the Derby metastore
+server, started as the local stack starts them (the ``spark-metastore`` and ``spark-thrift``
+services) on free ports: PyHive and dbt's ``thrift`` target reach the Thrift server, the Rust
+UDFs resolve by their SQL names, and a separate Spark session shares its catalog."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import Endpoints
+from conftest import Endpoints, unique_name
 
 from soundlake_stack import config
+from soundlake_stack.service import Service
+from soundlake_stack.services.spark_metastore import SparkMetastore, client_jar, metastore_url
 from soundlake_stack.services.spark_thrift import SparkThrift
 from soundlake_udfs import arrow
 
@@ -35,37 +39,57 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class SparkServices:
+    metastore: SparkMetastore
+    thrift: SparkThrift
+    warehouse: Path
+
+
 @pytest.fixture(scope="module")
-def thrift_server(
+def spark_services(
     endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SparkThrift]:
-    """The stack's spark-thrift service in a temporary stack folder, on a free port, with an
-    embedded metastore and a warehouse of its own; stopped after the module's tests."""
-    work = tmp_path_factory.mktemp("thrift")
+) -> Iterator[SparkServices]:
+    """The stack's spark-metastore and spark-thrift services, started as `scripts/stack up`
+    starts them (default settings: the Thrift server on the stack's network metastore), in a
+    temporary stack folder on free ports; stopped after the module's tests."""
+    work = tmp_path_factory.mktemp("spark-services")
     base = config.load()
-    cfg = dataclasses.replace(
-        base, dir=work / "stack", ports={**base.ports, "spark_thrift": free_port()}
-    )
-    service = SparkThrift(cfg)
+    ports = {**base.ports, "spark_thrift": free_port(), "spark_metastore": free_port()}
+    cfg = dataclasses.replace(base, dir=work / "stack", ports=ports)
+    services = SparkServices(SparkMetastore(cfg), SparkThrift(cfg), work / "warehouse")
     settings = {
-        "SOUNDLAKE_SPARK_METASTORE_URL": f"jdbc:derby:;databaseName={work / 'metastore'};create=true",
-        "SOUNDLAKE_SPARK_WAREHOUSE": str(work / "warehouse"),
+        "SOUNDLAKE_SPARK_METASTORE_URL": None,  # the services' default
+        "SOUNDLAKE_SPARK_METASTORE_CLIENT_JAR": None,
+        "SOUNDLAKE_SPARK_WAREHOUSE": str(services.warehouse),
         "SOUNDLAKE_HDFS_URL": endpoints.hdfs_url,
     }
     saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)  # the service's process inherits them at spawn
+    started: list[Service] = []
     try:
-        assert service.up() == "started"
+        _set_env(settings)  # the services' processes inherit the environment at spawn
+        for service in (services.metastore, services.thrift):
+            assert service.up() == "started"
+            started.append(service)
+        _set_env(saved)
+        yield services
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    try:
-        yield service
-    finally:
-        assert service.down(), f"{service.name} did not stop; see {service.logfile}"
+        _set_env(saved)
+        for service in reversed(started):
+            assert service.down(), f"{service.name} did not stop; see {service.logfile}"
+
+
+def _set_env(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def thrift_server(spark_services: SparkServices) -> SparkThrift:
+    return spark_services.thrift
 
 
 def query(service: SparkThrift, sql: str) -> list[tuple[object, ...]]:
@@ -148,3 +172,48 @@ def test_plain_dbt_calls_a_rust_udf_through_thrift(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     expected = arrow.normalize_name(pa.array(["The  Beatles!"])).to_pylist()[0]
     assert f'"artist_key": "{expected}"' in result.stdout
+
+
+SESSION_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from soundlake_jobs.common import build_session
+
+spark = build_session("catalog-sharing-test", catalog=True)
+spark.sql(
+    f"CREATE TABLE default.{sys.argv[2]} USING parquet AS SELECT normalize_name('The Beatles') AS k"
+)
+spark.stop()
+"""
+
+
+def test_a_session_and_the_thrift_server_share_the_catalog(
+    stack: Endpoints, spark_services: SparkServices
+) -> None:
+    """A `soundlake-dbt`-style session in another process, while the Thrift server runs,
+    creates a table through the stack's metastore; the Thrift server sees and reads it."""
+    table = unique_name("shared")
+    cfg = spark_services.thrift.cfg
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "SOUNDLAKE_SPARK_METASTORE_URL": metastore_url(cfg),
+        "SOUNDLAKE_SPARK_METASTORE_CLIENT_JAR": str(client_jar(cfg)),
+        "SOUNDLAKE_SPARK_WAREHOUSE": str(spark_services.warehouse),
+        "SOUNDLAKE_SPARK_DRIVER_MEMORY": "768m",
+        "SOUNDLAKE_HDFS_URL": stack.hdfs_url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SESSION_SCRIPT, str(REPO / "spark-jobs"), table],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = arrow.normalize_name(pa.array(["The Beatles"])).to_pylist()[0]
+    # the table name is generated by unique_name: letters, digits and _
+    select = f"SELECT k FROM default.{table}"  # noqa: S608
+    assert query(spark_services.thrift, select) == [(expected,)]
+    query(spark_services.thrift, f"DROP TABLE default.{table}")

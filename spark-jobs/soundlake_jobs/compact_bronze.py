@@ -303,7 +303,10 @@ class Compactor:
     def stage(self, plan: Plan) -> list[OutputFile]:
         """Write the outputs to ``bronze/_compaction/<id>/`` and check them against the inputs."""
         staging = f"{STAGING}/{plan.id}"
-        inputs = self.spark.read.parquet(*(f.url for f in plan.inputs))
+        # mergeSchema: files written before and after a schema change keep all their columns
+        inputs = self.spark.read.option("mergeSchema", "true").parquet(
+            *(f.url for f in plan.inputs)
+        )
         expected = _fingerprint(inputs)
         (
             inputs.coalesce(plan.outputs)

@@ -9,6 +9,7 @@ from .hdfs import HdfsDataNode, HdfsNameNode
 from .kafka import Kafka
 from .monitoring import Alertmanager, Prometheus
 from .schema_registry import SchemaRegistry
+from .spark_metastore import SparkMetastore
 from .spark_thrift import SparkThrift
 
 ORDER: list[type[Service]] = [
@@ -19,11 +20,15 @@ ORDER: list[type[Service]] = [
     ClickHouse,
     Prometheus,
     Alertmanager,
+    SparkMetastore,
     SparkThrift,
 ]
 
 #: names that stand for several services
-GROUPS: dict[str, list[str]] = {"hdfs": ["hdfs-namenode", "hdfs-datanode"]}
+GROUPS: dict[str, list[str]] = {
+    "hdfs": ["hdfs-namenode", "hdfs-datanode"],
+    "spark": ["spark-metastore", "spark-thrift"],
+}
 
 
 def all_services(cfg: StackConfig) -> list[Service]:

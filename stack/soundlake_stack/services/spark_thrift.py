@@ -3,7 +3,8 @@
 It runs ``spark-jobs/soundlake_jobs/thrift_server.py`` with the project's Python environment: a
 local-mode Spark driver (heap ``[memory] spark_thrift``) whose session has the Rust UDFs
 registered, serving HiveServer2 on ``[ports] spark_thrift``. Its catalog is the Hive metastore
-named by ``SOUNDLAKE_SPARK_METASTORE_URL`` (see docs/spark-jobs.md, "Metastore").
+named by ``SOUNDLAKE_SPARK_METASTORE_URL``, by default the stack's ``spark-metastore`` service,
+shared with ``soundlake-dbt`` (see docs/spark-jobs.md, "Metastore").
 """
 
 from __future__ import annotations
@@ -15,14 +16,7 @@ from .. import process
 from ..config import StackConfig
 from ..service import Service, StackError
 from .hdfs import default_fs
-
-
-def venv_python(cfg: StackConfig) -> Path:
-    """The interpreter of the project's venv (SOUNDLAKE_VENV, default <repo>/.venv)."""
-    venv = Path(os.environ.get("SOUNDLAKE_VENV", cfg.root / ".venv"))
-    if not venv.is_absolute():
-        venv = cfg.root / venv
-    return venv / "bin" / "python"
+from .spark_metastore import client_jar, metastore_url, venv_python
 
 
 class SparkThrift(Service):
@@ -45,6 +39,20 @@ class SparkThrift(Service):
         if not (self.jobs_dir / "soundlake_jobs" / "thrift_server.py").is_file():
             raise StackError(f"{self.jobs_dir}/soundlake_jobs/thrift_server.py is missing")
 
+    @property
+    def metastore(self) -> str:
+        """SOUNDLAKE_SPARK_METASTORE_URL, else the stack's spark-metastore service."""
+        return os.environ.get("SOUNDLAKE_SPARK_METASTORE_URL") or metastore_url(self.cfg)
+
+    def prepare(self) -> None:
+        port = self.cfg.port("spark_metastore")
+        if self.metastore == metastore_url(self.cfg) and not process.port_open(self.cfg.host, port):
+            raise StackError(
+                f"{self.name} uses the stack's metastore at {self.cfg.host}:{port}, which does "
+                "not answer: start it first (`scripts/stack up spark-metastore`), or set "
+                "SOUNDLAKE_SPARK_METASTORE_URL"
+            )
+
     def command(self) -> list[str]:
         return [
             str(self.python),
@@ -61,13 +69,12 @@ class SparkThrift(Service):
         ]
 
     def env(self) -> dict[str, str]:
-        metastore = os.environ.get("SOUNDLAKE_SPARK_METASTORE_URL") or (
-            # an embedded Derby metastore admits one process: the server gets its own, so that
-            # `soundlake-dbt` (whose default is .stack/data/spark-metastore) can run beside it
-            f"jdbc:derby:;databaseName={self.cfg.data(self.name) / 'metastore'};create=true"
-        )
         return {
-            "SOUNDLAKE_SPARK_METASTORE_URL": metastore,
+            "SOUNDLAKE_SPARK_METASTORE_URL": self.metastore,
+            # the Derby network client, for a jdbc:derby:// metastore (see dbt_session)
+            "SOUNDLAKE_SPARK_METASTORE_CLIENT_JAR": os.environ.get(
+                "SOUNDLAKE_SPARK_METASTORE_CLIENT_JAR", str(client_jar(self.cfg))
+            ),
             "PYTHONPATH": str(self.jobs_dir),
             "SOUNDLAKE_ROOT": str(self.cfg.root),
             "SOUNDLAKE_HDFS_URL": os.environ.get("SOUNDLAKE_HDFS_URL", default_fs(self.cfg)),
