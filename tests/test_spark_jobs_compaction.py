@@ -36,6 +36,7 @@ from soundlake_jobs.compact_bronze import (
     Options,
 )
 from soundlake_jobs.hadoop_fs import HadoopFs
+from soundlake_jobs.lander_log import CommitLogError, read_lander_log
 
 REPO = Path(__file__).resolve().parents[1]
 TOPIC = "listen_events"
@@ -315,3 +316,26 @@ def test_columns_added_by_a_schema_change_are_kept(bronze: Bronze) -> None:
     assert len(compacted) == 1
     columns = bronze.spark.read.parquet(f"{bronze.lake}/{HOUR.path}/{compacted[0]}").columns
     assert "addedField" in columns
+
+
+def test_the_landers_checkpoint_and_archived_entries_are_understood(bronze: Bronze) -> None:
+    """After a lander checkpoint, entries before it may be archived: each writer's last entry
+    (named by the checkpoint) still protects its files."""
+    commits = f"{bronze.lake}/bronze/_commits"
+    checkpoint = {"format": 1, "next_seq": 2 * FILES, "positions": [], "last_by_writer": {}}
+    checkpoint["last_by_writer"] = {"w1": FILES - 1, "w2": 2 * FILES - 1}
+    bronze.fs.write_new(
+        f"{commits}/checkpoint-{2 * FILES:020}.json", json.dumps(checkpoint).encode()
+    )
+    for seq in range(FILES - 1):  # archived: w1's entries before its last
+        bronze.fs.delete(f"{commits}/{seq:020}.json")
+    log = read_lander_log(bronze.fs, bronze.lake)
+    assert log.next_seq == 2 * FILES
+    assert log.protected == {
+        f"{HOUR.path}/part-w1-1700000000000-{FILES - 1:06d}.zstd.parquet",
+        f"{OTHER_HOUR.path}/part-w2-1700000000000-{FILES - 1:06d}.zstd.parquet",
+    }
+    # an entry missing in the middle of the live part of the log is a gap: refuse to guess
+    bronze.fs.write_new(f"{commits}/{2 * FILES + 1:020}.json", b'{"seq": 13, "writer": "w3"}')
+    with pytest.raises(CommitLogError, match="gap"):
+        read_lander_log(bronze.fs, bronze.lake)
