@@ -102,6 +102,9 @@ pub struct Cli {
     /// Rows per Native block sent to ClickHouse [default: 65536].
     #[arg(long, value_name = "N")]
     pub batch_rows: Option<usize>,
+    /// Concurrent inserts per table, each reading its share of the files [default: 2].
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
     /// Compression of inserted data [default: none].
     #[arg(long, value_enum)]
     pub compression: Option<CompressionChoice>,
@@ -127,6 +130,7 @@ struct FileConfig {
     every: Option<u64>,
     retries: Option<u32>,
     batch_rows: Option<usize>,
+    parallel: Option<usize>,
     compression: Option<CompressionChoice>,
     metrics_addr: Option<String>,
 }
@@ -242,6 +246,7 @@ impl Config {
                         ..RetryPolicy::default()
                     },
                     progress_bar: false,
+                    parallel: cli.parallel.or(file.parallel).unwrap_or(2).max(1),
                 },
             },
             every,

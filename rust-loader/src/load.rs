@@ -29,6 +29,8 @@ pub struct LoadOptions {
     pub retry: RetryPolicy,
     /// Show a progress bar (on a terminal).
     pub progress_bar: bool,
+    /// Concurrent inserts per table (each reads its share of the files).
+    pub parallel: usize,
 }
 
 impl Default for LoadOptions {
@@ -37,6 +39,7 @@ impl Default for LoadOptions {
             batch_rows: 65_536,
             retry: RetryPolicy::default(),
             progress_bar: false,
+            parallel: 2,
         }
     }
 }
@@ -96,7 +99,7 @@ async fn load_via_staging(
             partition_values: values.clone(),
         }));
     }
-    let (summary, bytes) = stream(server, store, plan, options, staging, jobs).await?;
+    let (summary, bytes) = stream_parallel(server, store, plan, options, staging, jobs).await?;
     let in_clickhouse = server
         .query_text(&summary_sql(&plan.schema, db, staging))
         .await
@@ -182,6 +185,67 @@ async fn swap(server: &Server, name: &str, staging: &str) -> Result<(), Error> {
         ))
         .await?;
     server.execute(&drop_sql(server, &old)).await
+}
+
+/// Splits the files among `options.parallel` concurrent inserts into `staging` (ClickHouse
+/// handles each `INSERT` on one thread) and merges what they read.
+async fn stream_parallel(
+    server: &Server,
+    store: &LakeStore,
+    plan: &TablePlan,
+    options: LoadOptions,
+    staging: &str,
+    jobs: Vec<FileJob>,
+) -> Result<(Summary, u64), Error> {
+    let streams = options.parallel.clamp(1, jobs.len().max(1));
+    if streams == 1 {
+        return stream(server, store, plan, options, staging, jobs).await;
+    }
+    // Deal the files out largest first, each to the least loaded stream.
+    let mut sorted = jobs;
+    sorted.sort_by_key(|job| std::cmp::Reverse(job.file.len));
+    let mut groups: Vec<(u64, Vec<FileJob>)> = (0..streams).map(|_| (0, Vec::new())).collect();
+    for job in sorted {
+        if let Some(group) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) {
+            group.0 += job.file.len;
+            group.1.push(job);
+        }
+    }
+    let plan = Arc::new(plan.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (_, jobs) in groups {
+        let (server, store, plan, staging) = (
+            server.clone(),
+            store.clone(),
+            Arc::clone(&plan),
+            staging.to_owned(),
+        );
+        tasks.spawn(async move { stream(&server, &store, &plan, options, &staging, jobs).await });
+    }
+    let mut summary = Summary::new(plan.schema.columns.len());
+    let mut bytes = 0;
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok((part, sent))) => {
+                summary.merge(&part);
+                bytes += sent;
+            }
+            Ok(Err(err)) => {
+                // The first failure is the cause; the others' inserts are cut short by it.
+                first_error.get_or_insert(err);
+                tasks.abort_all();
+            }
+            Err(join) if join.is_cancelled() => {}
+            Err(join) => {
+                first_error.get_or_insert(Error::Invalid(format!("an insert task failed: {join}")));
+            }
+        }
+    }
+    if let Some(err) = first_error {
+        return Err(err);
+    }
+    Ok((summary, bytes))
 }
 
 /// Reads the jobs' files and inserts them into `staging` in one `INSERT … FORMAT Native`.
