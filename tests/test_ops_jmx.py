@@ -1,0 +1,58 @@
+"""The stack's JVM services run with the Prometheus JMX exporter java agent (from Maven Central)
+and register themselves as Prometheus targets; the metric names the agent's rules produce from
+real Kafka and HDFS MBeans are checked by tests/test_ops_dashboards.py when the agents run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from soundlake_stack import config
+from soundlake_stack.service import Service
+from soundlake_stack.services import jmx_exporter
+from soundlake_stack.services.hdfs import HdfsDataNode, HdfsNameNode
+from soundlake_stack.services.kafka import Kafka
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = [
+    (Kafka, "kafka", "kafka_jmx_metrics", "kafka.yml", "kafka.Kafka"),
+    (HdfsNameNode, "hdfs-namenode", "hdfs_namenode_jmx_metrics", "hadoop.yml", "NameNode"),
+    (HdfsDataNode, "hdfs-datanode", "hdfs_datanode_jmx_metrics", "hadoop.yml", "DataNode"),
+]
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> config.StackConfig:
+    """The stack's settings with its folder in a temporary place (the agent's jar is fetched
+    there from Maven Central, or Maven's local cache)."""
+    return dataclasses.replace(config.load(), dir=tmp_path_factory.mktemp("stack"))
+
+
+@pytest.mark.parametrize(("service", "job", "port_name", "rules", "main"), CASES)
+def test_jvm_service_runs_with_the_agent_and_registers_a_target(
+    cfg: config.StackConfig,
+    service: type[Service],
+    job: str,
+    port_name: str,
+    rules: str,
+    main: str,
+) -> None:
+    svc = service(cfg)
+    assert port_name in svc.port_names  # checked for conflicts before the start
+    argv = svc.command()
+    agents = [a for a in argv if a.startswith("-javaagent:")]
+    jar = jmx_exporter.lib_dir(cfg) / f"jmx_prometheus_javaagent-{cfg.versions['jmx_exporter']}.jar"
+    port = cfg.port(port_name)
+    assert agents == [f"-javaagent:{jar}={cfg.host}:{port}:{ROOT / 'docker' / 'jmx' / rules}"]
+    assert jar.is_file()
+    main_index = next(i for i, a in enumerate(argv) if a.endswith(main))
+    assert argv.index(agents[0]) < main_index, "JVM options go before the main class"
+
+    target = jmx_exporter.register_target(cfg, job, port_name)
+    assert target.parent == cfg.conf_dir / "prometheus" / "targets"
+    assert json.loads(target.read_text()) == [
+        {"targets": [f"{cfg.host}:{port}"], "labels": {"job": job}}
+    ]
