@@ -126,8 +126,8 @@ def topic_prefix(stack: Endpoints) -> Iterator[str]:
 def test_stopping_the_lander_while_events_flow_makes_ingest_stalled_pending(
     stack: Endpoints,
     prometheus: Prometheus,
+    topic_prefix: str,  # before `started`: its processes stop before the topics are deleted
     started: Started,
-    topic_prefix: str,
     tmp_path: Path,
 ) -> None:
     binaries = rust_binaries()
