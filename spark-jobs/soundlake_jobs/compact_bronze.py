@@ -198,6 +198,9 @@ class Compactor:
             return
         except AlreadyExistsError:
             pass
+        except NotFoundError:
+            # our temporary file was removed by the recovery of the run that holds the lock
+            raise CompactionError(f"another compaction holds {self.url(LOCK)}") from None
         holder = self._lock_holder()
         if not self._lock_is_stale(holder):
             raise CompactionError(
@@ -205,8 +208,17 @@ class Compactor:
                 "If that process is gone, delete the lock file and run again"
             )
         log.warning("taking over the stale compaction lock of %s", holder)
-        self.fs.delete(self.url(LOCK))
-        self.fs.create_exclusive(self.url(LOCK), body, temp)
+        # moved aside by an atomic rename, not deleted: of two runs taking over at once, only
+        # one moves it; the other then fails to create the lock (AlreadyExists) or to move it
+        stale = self.url(f"{STAGING}/.stale-lock-{uuid.uuid4().hex}")
+        try:
+            self.fs.rename_no_replace(self.url(LOCK), stale)
+            self.fs.create_exclusive(self.url(LOCK), body, temp)
+        except (NotFoundError, AlreadyExistsError):
+            raise CompactionError(
+                f"another compaction took over the stale lock {self.url(LOCK)} at the same time"
+            ) from None
+        self.fs.delete(stale)
 
     def release_lock(self) -> None:
         holder = self._lock_holder()
@@ -244,7 +256,9 @@ class Compactor:
                 self.publish(self.read_record(record_id))
                 forward += 1
         for entry in self.fs.list(self.url(STAGING)):
-            if entry.is_dir and entry.name.startswith("c"):
+            if not entry.is_dir and entry.name.startswith((".lock-", ".stale-lock-")):
+                self.fs.delete(entry.url)  # left by a run stopped while taking the lock
+            elif entry.is_dir and entry.name.startswith("c"):
                 if entry.name not in records:
                     log.info("rolling back compaction %s (stopped before its commit)", entry.name)
                     back += 1
