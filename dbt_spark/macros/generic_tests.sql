@@ -65,3 +65,11 @@ from (
 )
 where {% for column in columns %}{{ column }}_nulls > 0{{ " or " if not loop.last }}{% endfor %}
 {% endtest %}
+
+{#- Every session is shorter than var session_lookback_days: the assumption that lets an
+    incremental run recompute only that many days of sessions before the new ones. -#}
+{% test shorter_than_session_lookback(model, column_name) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} >= {{ var('session_lookback_days') | int }} * 86400
+{% endtest %}
