@@ -76,7 +76,7 @@ class Measure:
     """One timed variant of one case: its label, kind and the column it computes."""
 
     case: str
-    kind: str  # "floor", "rust" or "python"
+    kind: str  # "floor", "result floor", "rust" or "python"
     label: str
     make_column: Callable[[], Column]
 
@@ -312,6 +312,30 @@ def user_agents_py(agents: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=UA_FIELDS)
 
 
+def constant_agents(agents: pa.Array) -> pa.Array:
+    """A struct array of parse_user_agent's type with the same five short strings in every row:
+    what moving parse_user_agent's result back to the JVM costs, without parsing anything."""
+    values = pa.array(["Chrome", "36.0.1985", "Windows", "7", "desktop"])
+    columns = [pa.repeat(values[i], len(agents)) for i in range(len(UA_FIELDS))]
+    return pa.StructArray.from_arrays(columns, UA_FIELDS)
+
+
+def user_agent_result_floor() -> Measure:
+    """An arrow_udf over userAgent that returns a constant struct of parse_user_agent's type:
+    the floor for that result type (a struct of five strings costs the JVM more to take back
+    than the one string the identity returns)."""
+    from pyspark.sql.functions import arrow_udf
+
+    schema = ", ".join(f"{name}: string" for name in UA_FIELDS)
+    udf = arrow_udf(constant_agents, returnType=f"struct<{schema}>")
+    return Measure(
+        "parse_user_agent",
+        "result floor",
+        "constant struct arrow_udf",
+        lambda: udf(*arguments("parse_user_agent")),
+    )
+
+
 def python_user_agent() -> Measure:
     """parse_user_agent in a pandas_udf with the Python ``ua-parser``."""
     from pyspark.sql.functions import pandas_udf
@@ -332,7 +356,7 @@ def measures(case: str, frame: DataFrame) -> list[Measure]:
     if function_of(case) == "h3_cell":
         result.append(python_h3(case))
     if case == "parse_user_agent":
-        result.append(python_user_agent())
+        result += [user_agent_result_floor(), python_user_agent()]
     return result
 
 
