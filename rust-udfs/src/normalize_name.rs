@@ -4,12 +4,17 @@
 //! "é" → "e" + U+0301), combining marks removed (so accents go), lower case, every run of
 //! characters that are not alphanumeric turned into one space, leading and trailing spaces
 //! trimmed, and a leading article "the " removed. Null in, null out; "" gives "".
+//!
+//! Names repeat (every listen of a song carries its artist), so within a batch each distinct
+//! name is normalized once; ASCII names (the most common) skip the Unicode machinery.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, GenericStringArray, OffsetSizeTrait, StringBuilder};
 use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
+use foldhash::fast::FixedState;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -19,6 +24,33 @@ const LEADING_ARTICLE: &str = "the ";
 /// Normalizes one name into `out` (cleared first): see the module documentation.
 pub fn normalize_into(text: &str, out: &mut String) {
     out.clear();
+    if text.is_ascii() {
+        normalize_ascii_into(text, out);
+    } else {
+        normalize_unicode_into(text, out);
+    }
+    if out.starts_with(LEADING_ARTICLE) {
+        out.drain(..LEADING_ARTICLE.len());
+    }
+}
+
+/// The steps for ASCII text, where NFKD changes nothing and there are no combining marks.
+fn normalize_ascii_into(text: &str, out: &mut String) {
+    let mut gap = false;
+    for c in text.bytes() {
+        if c.is_ascii_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(char::from(c.to_ascii_lowercase()));
+        } else {
+            gap = true;
+        }
+    }
+}
+
+fn normalize_unicode_into(text: &str, out: &mut String) {
     let mut gap = false;
     for c in text.nfkd() {
         if is_combining_mark(c) {
@@ -37,9 +69,6 @@ pub fn normalize_into(text: &str, out: &mut String) {
         } else {
             gap = true;
         }
-    }
-    if out.starts_with(LEADING_ARTICLE) {
-        out.drain(..LEADING_ARTICLE.len());
     }
 }
 
@@ -70,11 +99,16 @@ fn normalize_strings<O: OffsetSizeTrait>(texts: &GenericStringArray<O>) -> Array
     let value_bytes = texts.value_data().len();
     let mut builder = StringBuilder::with_capacity(texts.len(), value_bytes);
     let mut scratch = String::new();
+    // The batch's names normalized so far.
+    let mut seen: HashMap<&str, Box<str>, FixedState> = HashMap::default();
     for text in texts.iter() {
         match text {
             Some(text) => {
-                normalize_into(text, &mut scratch);
-                builder.append_value(&scratch);
+                let normalized = seen.entry(text).or_insert_with(|| {
+                    normalize_into(text, &mut scratch);
+                    scratch.as_str().into()
+                });
+                builder.append_value(normalized);
             }
             None => builder.append_null(),
         }
@@ -129,6 +163,36 @@ mod tests {
         let out = normalize_name(&input).unwrap();
         let out = out.as_string::<i32>();
         assert_eq!(out.iter().collect::<Vec<_>>(), [Some("b"), Some("c")]);
+    }
+
+    #[test]
+    fn ascii_takes_the_same_steps_as_unicode() {
+        let every_ascii: String = (0u8..128).map(char::from).collect();
+        let texts = [
+            every_ascii.as_str(),
+            "The The",
+            "  --The--Rolling Stones 2  ",
+            "the",
+            "theatre of tragedy",
+            "",
+        ];
+        for text in texts {
+            let (mut ascii, mut unicode) = (String::new(), String::new());
+            normalize_ascii_into(text, &mut ascii);
+            normalize_unicode_into(text, &mut unicode);
+            assert_eq!(ascii, unicode, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_names_in_a_batch() {
+        let input = StringArray::from(vec![Some("Björk"), Some("The Who"), None, Some("Björk")]);
+        let out = normalize_name(&input).unwrap();
+        let out = out.as_string::<i32>();
+        assert_eq!(
+            out.iter().collect::<Vec<_>>(),
+            [Some("bjork"), Some("who"), None, Some("bjork")]
+        );
     }
 
     #[test]
