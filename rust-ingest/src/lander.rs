@@ -41,6 +41,9 @@ use crate::stats::{LanderMetrics, Stats};
 const POLL: Duration = Duration::from_millis(200);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Records handled between two checks of the rolling limits and of `--until-caught-up` (and
+/// after every poll that returned nothing).
+const CHECK_EVERY: u32 = 1024;
 /// How often the lag and assignment gauges are refreshed between commits.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 /// Staged files written at the same time by one flush.
@@ -238,6 +241,8 @@ pub struct Lander {
     metrics: Option<LanderMetrics>,
     /// When the lag and assignment gauges were last refreshed.
     last_gauges: Instant,
+    /// Records handled since the last check of the limits.
+    unchecked: u32,
 }
 
 impl Lander {
@@ -355,6 +360,7 @@ impl Lander {
             },
             metrics: None,
             last_gauges: Instant::now(),
+            unchecked: 0,
         })
     }
 
@@ -432,11 +438,18 @@ impl Lander {
             if lock(&self.shared.fatal).is_some() {
                 continue;
             }
+            let busy = matches!(polled, Some(Ok(_)));
             match polled {
                 Some(Ok(record)) => self.handle(record)?,
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
                 Some(Err(err)) => warn!(%err, "Kafka consumer error"),
             }
+            // The checks below walk every buffer: not after every record of a busy stream.
+            self.unchecked += 1;
+            if busy && self.unchecked < CHECK_EVERY {
+                continue;
+            }
+            self.unchecked = 0;
             if self.should_flush() {
                 self.flush()?;
             }

@@ -163,7 +163,12 @@ async fn quarantines_poison_records_with_their_reason() {
 /// catches up, and bronze must hold every produced offset exactly once.
 #[tokio::test(flavor = "multi_thread")]
 async fn survives_sigkill_at_random_instants_exactly_once() {
-    const KILLS: usize = 20;
+    // scripts/soak-ingest runs this test with more kills.
+    let kills: usize = std::env::var("SOUNDLAKE_INGEST_SOAK_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20)
+        .max(20);
     let run = Run::new("ingest_crash").await;
     let run = tokio::task::spawn_blocking(move || {
         let mut seed = std::time::SystemTime::now()
@@ -171,11 +176,14 @@ async fn survives_sigkill_at_random_instants_exactly_once() {
             .map_or(1, |d| d.as_nanos() as u64)
             | 1;
         eprintln!("crash test seed {seed}");
-        for round in 0..KILLS {
-            let (start, end) = (
-                format!("2025-06-01T{round:02}:00:00"),
-                format!("2025-06-01T{:02}:00:00", round + 1),
-            );
+        let hour = |n: usize| {
+            let t = chrono::DateTime::from_timestamp(1_748_736_000 + 3600 * n as i64, 0)
+                .expect("a time in range");
+            t.format("%Y-%m-%dT%H:00:00").to_string()
+        };
+        let started = std::time::Instant::now();
+        for round in 0..kills {
+            let (start, end) = (hour(round), hour(round + 1));
             run.produce_eventsim_window("150", &start, &end, &round.to_string());
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -199,9 +207,14 @@ async fn survives_sigkill_at_random_instants_exactly_once() {
             );
             child.kill().expect("SIGKILL");
             child.wait().expect("reap");
+            eprintln!(
+                "kill {}/{kills}: SIGKILL after {delay:?} ({:.0} s so far)",
+                round + 1,
+                started.elapsed().as_secs_f64()
+            );
         }
         let entries = run.commit_entries();
-        eprintln!("{entries} commit entries written by the {KILLS} killed runs");
+        eprintln!("{entries} commit entries written by the {kills} killed runs");
         assert!(entries >= 2, "the killed runs made progress");
         let out = run.lander(&["--max-rows", "150"]);
         assert!(
@@ -229,7 +242,7 @@ async fn survives_sigkill_at_random_instants_exactly_once() {
             "no committed-looking leftovers in staging"
         );
     }
-    for round in 0..20 {
+    for round in 0..kills {
         let _ = std::fs::remove_file(
             std::env::temp_dir().join(format!("{}crash-{round}.log", run.prefix)),
         );

@@ -1,0 +1,110 @@
+//! The ceiling for `soundlake-ingest` in `scripts/bench-ingest`: an rdkafka consumer that
+//! reads every record of the given topics from the beginning up to the end offsets seen at
+//! start, and discards it (it only touches the value's length). Same client library and poll
+//! loop as the lander, no decoding, no writing.
+//!
+//! ```text
+//! cargo run --release -p soundlake-ingest --example bare_consumer -- \
+//!     --brokers 127.0.0.1:9092 --topics a,b,c
+//! ```
+//! Prints `bare consumer: N records, B bytes in S s: R records/s`.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Reads the topics to their end offsets and discards every record.
+#[derive(Debug, Parser)]
+#[command(name = "bare_consumer")]
+struct Cli {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Topics, comma separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    topics: Vec<String>,
+    /// A consumer setting (`key=value`), repeatable.
+    #[arg(short = 'X', long = "consumer-config")]
+    settings: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    match run(&Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bare_consumer: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), String> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &cli.brokers)
+        .set("group.id", "soundlake-bench-bare-consumer")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    for kv in &cli.settings {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("-X {kv}: expected key=value"))?;
+        config.set(k, v);
+    }
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| format!("cannot create the consumer for {}: {e}", cli.brokers))?;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends: HashMap<(String, i32), i64> = HashMap::new();
+    let mut total: i64 = 0;
+    for topic in &cli.topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), TIMEOUT)
+            .map_err(|e| format!("metadata of {topic} from {}: {e}", cli.brokers))?;
+        for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), TIMEOUT)
+                .map_err(|e| format!("watermarks of {topic}[{}]: {e}", p.id()))?;
+            if high > low {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .map_err(|e| e.to_string())?;
+                ends.insert((topic.clone(), p.id()), high);
+                total += high - low;
+            }
+        }
+    }
+    consumer.assign(&tpl).map_err(|e| format!("assign: {e}"))?;
+    let started = Instant::now();
+    let (mut records, mut bytes) = (0_i64, 0_u64);
+    while !ends.is_empty() {
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                records += 1;
+                bytes += m.payload().map_or(0, |p| p.len() as u64);
+                let key = (m.topic().to_owned(), m.partition());
+                if ends.get(&key).is_some_and(|end| m.offset() + 1 >= *end) {
+                    ends.remove(&key);
+                }
+            }
+            Some(Err(err)) => eprintln!("bare_consumer: {err}"),
+            None if started.elapsed() > Duration::from_secs(600) => {
+                return Err(format!("stuck: {records} of {total} records after 10 min"));
+            }
+            None => {}
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "bare consumer: {records} records, {bytes} bytes in {secs:.2} s: {:.0} records/s",
+        records as f64 / secs
+    );
+    Ok(())
+}
