@@ -37,6 +37,9 @@ pub const CHECKPOINT_EVERY: u64 = 100;
 const COMMITS: &str = "bronze/_commits";
 const STAGING: &str = "bronze/_staging";
 const ORPHANS: &str = "bronze/_orphans";
+/// Records of the bronze compaction job (spark-jobs/soundlake_jobs/compact_bronze.py): each
+/// names the files it wrote in place of the lander's small ones.
+const COMPACTIONS: &str = "bronze/_compactions";
 const CHECKPOINT_PREFIX: &str = "checkpoint-";
 
 /// A half-open range `[from, to)` of a Kafka partition's offsets that a commit covers: every
@@ -408,6 +411,7 @@ impl CommitLog {
                 url: self.store.url_of(&entry_path(seq)),
             });
         }
+        referenced.extend(self.compacted_files().await?);
         let mut unreferenced = Vec::new();
         let dir = format!("{BRONZE}/{topic}");
         for item in self.store.list_or_empty(&dir, true).await? {
@@ -422,6 +426,33 @@ impl CommitLog {
             unreferenced.push(item.path);
         }
         Ok(unreferenced)
+    }
+
+    /// The files that committed compactions wrote (`outputs[].path` of every
+    /// `bronze/_compactions/*.json`): referenced by the compaction record, not by this log.
+    async fn compacted_files(&self) -> Result<BTreeSet<String>, CommitError> {
+        #[derive(Deserialize)]
+        struct Output {
+            path: String,
+        }
+        #[derive(Deserialize)]
+        struct Record {
+            outputs: Vec<Output>,
+        }
+        let mut files = BTreeSet::new();
+        for item in self.store.list_or_empty(COMPACTIONS, false).await? {
+            if item.is_dir || !item.path.ends_with(".json") {
+                continue;
+            }
+            let body = self.store.read(&item.path).await?;
+            let record: Record =
+                serde_json::from_slice(&body).map_err(|err| CommitError::Corrupt {
+                    url: self.store.url_of(&item.path),
+                    reason: format!("not a compaction record: {err}"),
+                })?;
+            files.extend(record.outputs.into_iter().map(|output| output.path));
+        }
+        Ok(files)
     }
 
     fn check_ranges(&self, ranges: &[OffsetRange]) -> Result<(), CommitError> {

@@ -432,3 +432,43 @@ async fn concurrent_writers_share_one_gap_free_log_on_hdfs() {
     concurrent_commits(&LakeStore::open(&url).expect("an HDFS store")).await;
     dir.cleanup().await.expect("clean up");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn files_written_by_a_compaction_are_referenced() {
+    let lake = LocalLake::new("compacted");
+    let mut log = CommitLog::open(lake.store.clone(), "w")
+        .await
+        .expect("open");
+    let pending = stage(&lake, &log, "good.parquet", 0, 0, 1).await;
+    log.commit(pending).await.expect("commit");
+    let compacted = format!("bronze/{TOPIC}/event_date=2025-11-25/hour=07/compacted-0.parquet");
+    let stray = format!("bronze/{TOPIC}/event_date=2025-11-25/hour=07/stray.parquet");
+    for path in [&compacted, &stray] {
+        lake.store
+            .write_new(path, Bytes::from_static(b"x"))
+            .await
+            .expect("file");
+    }
+    let record = format!(
+        r#"{{"id": "c1", "inputs": [], "outputs": [{{"path": "{compacted}", "bytes": 1}}]}}"#
+    );
+    lake.store
+        .write_new("bronze/_compactions/c1.json", Bytes::from(record))
+        .await
+        .expect("compaction record");
+    let found = log.unreferenced_files(TOPIC, false).await.expect("scan");
+    assert_eq!(found, std::slice::from_ref(&stray));
+
+    lake.store
+        .write_new(
+            "bronze/_compactions/c2.json",
+            Bytes::from_static(b"{not json"),
+        )
+        .await
+        .expect("bad record");
+    let err = log
+        .unreferenced_files(TOPIC, false)
+        .await
+        .expect_err("a corrupt compaction record must stop the scan");
+    assert!(matches!(err, CommitError::Corrupt { .. }), "{err}");
+}
