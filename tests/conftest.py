@@ -21,6 +21,7 @@ import getpass
 import json
 import os
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.parse
@@ -70,6 +71,24 @@ def http_request(
         raise ServiceError(f"{method} {url} answered HTTP {err.code}: {detail[:500]}") from err
     except (urllib.error.URLError, OSError) as err:
         raise ServiceError(f"{method} {url} failed: {err}") from err
+
+
+def cargo_binaries(*packages: str) -> Path:
+    """Builds the workspace's `packages` (debug, a no-op when up to date) and returns the folder
+    of their binaries: `<cargo target dir>/debug`, which honours CARGO_TARGET_DIR (CI sets it)."""
+    root = Path(__file__).resolve().parent.parent
+    build = ["cargo", "build", "--quiet", "--locked"]
+    for package in packages:
+        build += ["-p", package]
+    subprocess.run(build, cwd=root, check=True, timeout=1800)
+    metadata = subprocess.run(
+        ["cargo", "metadata", "--no-deps", "--format-version", "1"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return Path(json.loads(metadata)["target_directory"]) / "debug"
 
 
 # --- endpoints and health --------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import ClickHouseDb, ServiceError, http_request
+from conftest import ClickHouseDb, ServiceError, cargo_binaries, http_request
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS_DIR = ROOT / ".stack" / "conf" / "prometheus" / "targets"
@@ -43,19 +43,7 @@ DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(14)]
 
 def rust_binaries() -> Path:
     """Builds eventsim and soundlake-ingest (a no-op when up to date); returns their folder."""
-    subprocess.run(
-        ["cargo", "build", "--quiet", "--locked", "-p", "eventsim", "-p", "soundlake-ingest"],
-        cwd=ROOT,
-        check=True,
-    )
-    metadata = subprocess.run(
-        ["cargo", "metadata", "--no-deps", "--format-version", "1"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return Path(json.loads(metadata)["target_directory"]) / "debug"
+    return cargo_binaries("eventsim", "soundlake-ingest")
 
 
 def free_port() -> int:

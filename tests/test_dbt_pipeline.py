@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import KAFKA_TIMEOUT_S, Endpoints, HdfsDir, unique_name
+from conftest import KAFKA_TIMEOUT_S, Endpoints, HdfsDir, cargo_binaries, unique_name
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -60,8 +60,7 @@ def run(command: list[str], env: dict[str, str] | None = None, timeout: float = 
 
 def binary(name: str) -> str:
     """A workspace binary (debug build; built here when missing or stale)."""
-    run(["cargo", "build", "--quiet", "--locked", "-p", name], timeout=900)
-    return str(ROOT / "target" / "debug" / name)
+    return str(cargo_binaries(name) / name)
 
 
 # --- the lake on HDFS ------------------------------------------------------------------------
