@@ -36,7 +36,7 @@ def test_session_settings_come_from_the_environment_with_stack_defaults() -> Non
     assert default.master == "local[2]"
     assert conf["spark.hadoop.fs.defaultFS"] == "hdfs://127.0.0.1:8020"
     assert conf["spark.hadoop.javax.jdo.option.ConnectionURL"] == (
-        "jdbc:derby:;databaseName=/repo/.stack/data/spark-metastore;create=true"
+        "jdbc:derby:;databaseName=/repo/.stack/data/spark-session-metastore;create=true"
     )
     assert conf["spark.sql.warehouse.dir"] == "file:///repo/.stack/data/spark-warehouse"
     assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"

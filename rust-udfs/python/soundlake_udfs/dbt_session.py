@@ -17,7 +17,7 @@ Settings (environment, with the local stack's defaults):
     SOUNDLAKE_SPARK_DRIVER_MEMORY   2g
     SOUNDLAKE_SPARK_SHUFFLE_PARTITIONS  4
     SOUNDLAKE_HDFS_URL              hdfs://127.0.0.1:8020  (Spark's default file system)
-    SOUNDLAKE_SPARK_METASTORE_URL   jdbc:derby:;databaseName=<root>/.stack/data/spark-metastore;create=true
+    SOUNDLAKE_SPARK_METASTORE_URL   jdbc:derby:;databaseName=<root>/.stack/data/spark-session-metastore;create=true
     SOUNDLAKE_SPARK_WAREHOUSE       <root>/.stack/data/spark-warehouse
     SOUNDLAKE_ROOT                  the repository (default: the current directory)
     SOUNDLAKE_DBT_PROJECT_DIR       dbt_spark under SOUNDLAKE_ROOT (when --project-dir is not given)
@@ -74,7 +74,7 @@ class SessionSettings:
         self.hdfs_url = env.get("SOUNDLAKE_HDFS_URL", "hdfs://127.0.0.1:8020").rstrip("/")
         self.metastore_url = env.get(
             "SOUNDLAKE_SPARK_METASTORE_URL",
-            f"jdbc:derby:;databaseName={data / 'spark-metastore'};create=true",
+            f"jdbc:derby:;databaseName={data / 'spark-session-metastore'};create=true",
         )
         warehouse = env.get("SOUNDLAKE_SPARK_WAREHOUSE", str(data / "spark-warehouse"))
         # a bare path is local: Spark would otherwise resolve it on the default FS (HDFS)
