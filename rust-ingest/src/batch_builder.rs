@@ -35,7 +35,7 @@
 //! A row that is dropped before [`RowWriter::finish`] (a decode error half-way) is rolled
 //! back: every column is truncated to the rows finished before it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -244,6 +244,14 @@ impl BatchBuilder {
         Ok(column)
     }
 
+    fn column_name(&self, index: usize) -> String {
+        self.schema
+            .columns()
+            .get(index)
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    }
+
     fn wrong_type(&self, index: usize, given: &'static str) -> BatchError {
         let spec = &self.schema.columns()[index];
         BatchError::WrongType {
@@ -319,18 +327,10 @@ impl RowWriter<'_> {
 
     /// Sets a nullable column to null.
     pub fn set_null(&mut self, index: usize) -> Result<(), BatchError> {
-        let topic = self.batch.schema.topic().to_owned();
-        let name = self
-            .batch
-            .schema
-            .columns()
-            .get(index)
-            .map(|c| c.name.clone());
-        let column = self.batch.column(index)?;
-        if !column.push_null() {
+        if !self.batch.column(index)?.push_null() {
             return Err(BatchError::NotNullable {
-                topic,
-                column: name.unwrap_or_default(),
+                topic: self.batch.schema.topic().to_owned(),
+                column: self.batch.column_name(index),
             });
         }
         Ok(())
@@ -374,15 +374,8 @@ impl RowWriter<'_> {
     }
 
     fn set_variable(&mut self, index: usize, value: &[u8], utf8: bool) -> Result<(), BatchError> {
-        let topic = self.batch.schema.topic().to_owned();
-        let name = self
-            .batch
-            .schema
-            .columns()
-            .get(index)
-            .map(|c| c.name.clone());
         let column = self.batch.column(index)?;
-        match &mut column.values {
+        let fits = match &mut column.values {
             Values::Utf8(var) if utf8 => var.push(value),
             Values::Binary(var) if !utf8 => var.push(value),
             _ => {
@@ -390,12 +383,13 @@ impl RowWriter<'_> {
                     .batch
                     .wrong_type(index, if utf8 { "str" } else { "bytes" }))
             }
+        };
+        if !fits {
+            return Err(BatchError::TooLarge {
+                topic: self.batch.schema.topic().to_owned(),
+                column: self.batch.column_name(index),
+            });
         }
-        .then_some(())
-        .ok_or(BatchError::TooLarge {
-            topic,
-            column: name.unwrap_or_default(),
-        })?;
         column.push_valid();
         Ok(())
     }
@@ -413,6 +407,9 @@ impl Drop for RowWriter<'_> {
 pub struct PartitionedBatches {
     schema: Arc<BronzeSchema>,
     builders: BTreeMap<PartitionKey, BatchBuilder>,
+    /// The partition of the last row's hour (`ts_ms` div 3 600 000): consecutive events mostly
+    /// fall into the same hour.
+    last_hour: Option<(i64, PartitionKey)>,
 }
 
 impl PartitionedBatches {
@@ -420,6 +417,7 @@ impl PartitionedBatches {
         Self {
             schema,
             builders: BTreeMap::new(),
+            last_hour: None,
         }
     }
 
@@ -430,7 +428,16 @@ impl PartitionedBatches {
     /// Starts a row of the event at `ts_ms` (epoch milliseconds): picks its partition and sets
     /// the `ts` column. The decoder reads `ts` first (it is the first field of every schema).
     pub fn row(&mut self, ts_ms: i64) -> Result<RowWriter<'_>, BatchError> {
-        let key = PartitionKey::from_ts_ms(ts_ms)?;
+        const HOUR_MS: i64 = 3_600_000;
+        let hour = ts_ms.div_euclid(HOUR_MS);
+        let key = match self.last_hour {
+            Some((last, key)) if last == hour => key,
+            _ => {
+                let key = PartitionKey::from_ts_ms(ts_ms)?;
+                self.last_hour = Some((hour, key));
+                key
+            }
+        };
         let ts = self.schema.ts_index();
         let schema = &self.schema;
         let builder = self
@@ -480,7 +487,10 @@ impl PartitionedBatches {
                 batch: builder.finish()?,
             });
         }
-        self.builders.retain(|_, builder| !builder.is_empty());
+        // A partition that received rows since the last flush probably receives more (the
+        // current hour): its builder stays, with its buffers' room; the others go.
+        let kept: BTreeSet<PartitionKey> = out.iter().map(|f| f.key).collect();
+        self.builders.retain(|key, _| kept.contains(key));
         Ok(out)
     }
 }
@@ -552,8 +562,16 @@ impl VarValues {
         }
     }
 
+    /// The values as Arrow buffers; the column keeps room for as many again (the next batch
+    /// of a partition is usually about as large).
     fn take(&mut self) -> (OffsetBuffer<i32>, Buffer) {
-        let taken = std::mem::replace(self, Self::new());
+        let mut offsets = Vec::with_capacity(self.offsets.len());
+        offsets.push(0);
+        let empty = Self {
+            offsets,
+            data: Vec::with_capacity(self.data.len()),
+        };
+        let taken = std::mem::replace(self, empty);
         (
             OffsetBuffer::new(ScalarBuffer::from(taken.offsets)),
             Buffer::from_vec(taken.data),
@@ -644,25 +662,27 @@ impl Column {
         }
     }
 
-    /// The values as an Arrow array; the column is empty afterwards.
+    /// The values as an Arrow array; the column is empty afterwards, with room for as many.
     fn take_array(&mut self) -> Result<ArrayRef, ArrowError> {
         let nulls = self
             .validity
             .as_mut()
-            .map(std::mem::take)
+            .map(take_keeping_capacity)
             .filter(|v| v.contains(&false))
             .map(NullBuffer::from);
         Ok(match &mut self.values {
-            Values::Bool(v) => Arc::new(BooleanArray::new(std::mem::take(v).into(), nulls)),
-            Values::I32(v) => Arc::new(Int32Array::new(std::mem::take(v).into(), nulls)),
-            Values::I64(v) => Arc::new(Int64Array::new(std::mem::take(v).into(), nulls)),
-            Values::F32(v) => Arc::new(Float32Array::new(std::mem::take(v).into(), nulls)),
-            Values::F64(v) => Arc::new(Float64Array::new(std::mem::take(v).into(), nulls)),
+            Values::Bool(v) => Arc::new(BooleanArray::new(take_keeping_capacity(v).into(), nulls)),
+            Values::I32(v) => Arc::new(Int32Array::new(take_keeping_capacity(v).into(), nulls)),
+            Values::I64(v) => Arc::new(Int64Array::new(take_keeping_capacity(v).into(), nulls)),
+            Values::F32(v) => Arc::new(Float32Array::new(take_keeping_capacity(v).into(), nulls)),
+            Values::F64(v) => Arc::new(Float64Array::new(take_keeping_capacity(v).into(), nulls)),
             Values::TimestampMillis(v) => Arc::new(
-                TimestampMillisecondArray::new(std::mem::take(v).into(), nulls).with_timezone(UTC),
+                TimestampMillisecondArray::new(take_keeping_capacity(v).into(), nulls)
+                    .with_timezone(UTC),
             ),
             Values::TimestampMicros(v) => Arc::new(
-                TimestampMicrosecondArray::new(std::mem::take(v).into(), nulls).with_timezone(UTC),
+                TimestampMicrosecondArray::new(take_keeping_capacity(v).into(), nulls)
+                    .with_timezone(UTC),
             ),
             Values::Utf8(v) => {
                 let (offsets, data) = v.take();
@@ -674,6 +694,12 @@ impl Column {
             }
         })
     }
+}
+
+/// Empties `values`, returning them; `values` keeps room for as many.
+fn take_keeping_capacity<T>(values: &mut Vec<T>) -> Vec<T> {
+    let room = Vec::with_capacity(values.len());
+    std::mem::replace(values, room)
 }
 
 #[cfg(test)]

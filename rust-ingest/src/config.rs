@@ -51,7 +51,8 @@ pub struct Cli {
     /// instance [default: ingest-<hostname>].
     #[arg(long, env = "SOUNDLAKE_INGEST_WRITER_ID")]
     pub writer_id: Option<String>,
-    /// Close a file (flush) once the buffered data reaches this many bytes [default: 128 MiB].
+    /// Flush once the buffered data reaches this many bytes [default: 48 MiB] (one buffer fills
+    /// while two earlier ones are written: count three times this for memory).
     #[arg(long, value_name = "BYTES")]
     pub max_file_bytes: Option<u64>,
     /// Close a file (flush) once it holds this many rows [default: 5000000].

@@ -2,14 +2,16 @@
 //! into quarantine), and at each flush writes the files and commits them with their offset
 //! ranges in one commit-log entry (see `DESIGN-exactly-once.md`).
 //!
-//! Threading: one thread polls the consumer and runs the lake I/O with `block_on` on a small
-//! tokio runtime, so flushing and polling never interleave. On assignment (inside `poll`) the
-//! commit log is recovered and every assigned partition starts at the log's next offset; on
-//! revocation everything buffered is dropped unflushed: its offsets are not committed, so the
-//! next owner reads them again from the log's position (the safe choice — no flush can race
-//! a new owner).
+//! Threading: one thread polls the consumer and decodes records into column buffers; a flush
+//! hands the buffers to a task on a small tokio runtime that encodes, writes and commits them
+//! (`flush`) while the poll loop fills fresh buffers. At most one flush is in flight. On
+//! assignment and revocation (inside `poll`) the callback first waits for the flush in flight
+//! to commit or fail; on assignment the commit log is then recovered and every assigned
+//! partition starts at the log's next offset; on revocation everything still buffered is
+//! dropped unflushed: its offsets are not committed, so the next owner reads them again from
+//! the log's position (the safe choice — no flush can race a new owner).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,17 +26,17 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use soundlake_core::lake::{LakeError, LakeStore, LakeUrl};
 use soundlake_core::schema_registry::{SchemaError, SchemaSource};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex, Semaphore};
+use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use crate::batch_builder::{KafkaMeta, PartitionedBatches};
-use crate::commit_log::{CommitError, CommitLog, CommittedFile, OffsetRange, PendingCommit};
+use crate::commit_log::{CommitError, CommitLog, OffsetRange};
 use crate::config::{table_of, Config};
 use crate::decode::TopicDecoder;
-use crate::parquet_writer::{
-    bronze_path, data_file_name, BronzeFileWriter, ParquetOptions, WriteError,
-};
-use crate::quarantine::{quarantine_path, quarantine_schema, QuarantineBuffer, QuarantinedRecord};
+use crate::flush::{FileNamer, FlushError, FlushItem, FlushJob, Flushed, MAX_IN_FLIGHT};
+use crate::parquet_writer::WriteError;
+use crate::quarantine::{quarantine_schema, QuarantineBuffer, QuarantinedRecord};
 use crate::schema::BronzeSchema;
 use crate::stats::{LanderMetrics, Stats};
 
@@ -46,8 +48,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CHECK_EVERY: u32 = 1024;
 /// How often the lag and assignment gauges are refreshed between commits.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
-/// Staged files written at the same time by one flush.
-const WRITE_CONCURRENCY: usize = 8;
 
 /// Why the lander stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,8 @@ pub enum LanderError {
 struct Shared {
     log: Arc<Mutex<CommitLog>>,
     rt: Handle,
+    /// One permit per flush in flight, held until it has committed (or failed).
+    flush_gate: Arc<Semaphore>,
     /// Bumped on every assignment and revocation: buffered data of an older generation is
     /// dropped.
     generation: AtomicU64,
@@ -111,6 +113,12 @@ impl ConsumerContext for LanderContext {
         tpl: &mut TopicPartitionList,
     ) {
         let shared = &self.0;
+        // The flushes in flight commit (or fail) before partitions change hands.
+        drop(
+            shared
+                .rt
+                .block_on(shared.flush_gate.acquire_many(MAX_IN_FLIGHT as u32)),
+        );
         shared.generation.fetch_add(1, Ordering::SeqCst);
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
@@ -193,29 +201,176 @@ fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// One Kafka topic's decoder and buffers.
 struct TopicState {
+    name: String,
     decoder: TopicDecoder,
     batches: PartitionedBatches,
     quarantine: QuarantineBuffer,
+    /// Per Kafka partition: `[from, to)` consumed since the last flush started.
+    ranges: BTreeMap<i32, (i64, i64)>,
+    /// Per Kafka partition: where the last flush in flight ends (the log has not got it yet).
+    flushing_to: BTreeMap<i32, i64>,
     /// Records read from Kafka since the start.
     consumed: u64,
     /// Buffered records, counted in the stats when their commit succeeds.
-    pending_landed: u64,
-    pending_quarantined: BTreeMap<&'static str, u64>,
+    pending: PendingCounts,
 }
 
-impl TopicState {
-    fn forget_pending(&mut self) {
-        self.pending_landed = 0;
-        self.pending_quarantined.clear();
+/// Records of a topic waiting for their commit.
+#[derive(Default)]
+struct PendingCounts {
+    landed: u64,
+    quarantined: BTreeMap<&'static str, u64>,
+}
+
+/// What the poll loop needs to decode a record, besides the topic's state.
+struct RecordContext<'a> {
+    rt: &'a Runtime,
+    schemas: &'a SchemaSource,
+    shared: &'a Shared,
+    /// The clock read for `_ingested_at` (refreshed every [`CHECK_EVERY`] records).
+    now_us: i64,
+}
+
+/// The topics' buffers since the last flush started.
+struct Buffers {
+    topics: Vec<TopicState>,
+    first_buffered: Option<Instant>,
+}
+
+impl Buffers {
+    fn is_empty(&self) -> bool {
+        self.first_buffered.is_none()
+    }
+
+    /// Rows and bytes buffered (estimate).
+    fn size(&self) -> (u64, u64) {
+        self.topics.iter().fold((0, 0), |(rows, bytes), s| {
+            (
+                rows + (s.batches.rows() + s.quarantine.len()) as u64,
+                bytes + (s.batches.buffered_bytes() + s.quarantine.buffered_bytes()) as u64,
+            )
+        })
+    }
+
+    /// Decodes one record into its topic's buffers (or its quarantine).
+    fn handle(&mut self, ctx: &RecordContext<'_>, message: &BorrowedMessage<'_>) {
+        let topic = message.topic();
+        let Some(state) = self.topics.iter_mut().find(|t| t.name == topic) else {
+            return;
+        };
+        let (partition, offset) = (message.partition(), message.offset());
+        let from = if let Some(&(from, to)) = state.ranges.get(&partition) {
+            if offset < to {
+                return; // delivered twice
+            }
+            from
+        } else if let Some(&to) = state.flushing_to.get(&partition) {
+            if offset < to {
+                return; // in the flush in flight
+            }
+            to
+        } else {
+            let logged = ctx
+                .rt
+                .block_on(async { ctx.shared.log.lock().await.next_offset(topic, partition) });
+            match logged {
+                Some(next) if offset < next => return, // committed already
+                Some(next) => next,
+                None => offset,
+            }
+        };
+        state.consumed += 1;
+        let value = message.payload();
+        // Resolve a new schema id first (the registry is async; a registry outage waits).
+        if let Ok(id) = state.decoder.frame(value) {
+            if !state.decoder.knows(id) {
+                let writer = resolve_schema(ctx.rt, ctx.schemas, id, &ctx.shared.shutdown);
+                state
+                    .decoder
+                    .add_schema(id, writer.as_deref().map_err(Clone::clone));
+            }
+        }
+        let timestamp_ms = message.timestamp().to_millis();
+        let meta = KafkaMeta {
+            partition,
+            offset,
+            timestamp_ms,
+            schema_id: 0,
+            ingested_at_us: ctx.now_us,
+        };
+        match state.decoder.decode(value, &mut state.batches, &meta) {
+            Ok(()) => state.pending.landed += 1,
+            Err(err) => {
+                debug!(%topic, partition, offset, %err, "quarantined");
+                *state.pending.quarantined.entry(err.reason()).or_default() += 1;
+                state.quarantine.push(QuarantinedRecord {
+                    value: value.map(<[u8]>::to_vec),
+                    partition,
+                    offset,
+                    timestamp_ms,
+                    reason: err.reason(),
+                    detail: err.to_string(),
+                    ingested_at_us: meta.ingested_at_us,
+                });
+            }
+        }
+        state.ranges.insert(partition, (from, offset + 1));
+        self.first_buffered.get_or_insert_with(Instant::now);
+    }
+
+    /// Discards everything buffered (its offsets are read again from the log's positions).
+    fn drop_all(&mut self) {
+        let partitions: usize = self.topics.iter().map(|t| t.ranges.len()).sum();
+        if partitions > 0 {
+            info!(partitions, "dropping unflushed records");
+        }
+        for state in &mut self.topics {
+            // Finishing empties the builders; the batches are discarded.
+            drop(state.batches.finish_all());
+            state.quarantine.clear();
+            state.ranges.clear();
+            state.flushing_to.clear();
+            state.pending = PendingCounts::default();
+        }
+        self.first_buffered = None;
+    }
+
+    /// The consumed ranges of every partition, as the commit records them.
+    fn ranges(&self) -> Vec<OffsetRange> {
+        self.topics
+            .iter()
+            .flat_map(|t| {
+                t.ranges.iter().map(|(partition, (from, to))| OffsetRange {
+                    topic: t.name.clone(),
+                    partition: *partition,
+                    from: *from,
+                    to: *to,
+                })
+            })
+            .collect()
+    }
+
+    /// The consumed position of a partition, if it has buffered records.
+    fn buffered_to(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.topics
+            .iter()
+            .find(|t| t.name == topic)
+            .and_then(|t| t.ranges.get(&partition))
+            .map(|(_, to)| *to)
     }
 }
 
-/// What one flush writes: the data batches and quarantine batch of each topic.
-struct FlushWork {
-    topic: String,
-    dir: Option<String>,
-    batch: arrow::record_batch::RecordBatch,
-    spans: BTreeMap<i32, crate::batch_builder::OffsetSpan>,
+/// The flush being written and committed while the poll loop goes on.
+struct InFlight {
+    task: JoinHandle<Result<Flushed, FlushError>>,
+    ranges: Vec<OffsetRange>,
+    /// Per file of the flush: (topic index, quarantine?).
+    kinds: Vec<(usize, bool)>,
+    /// Per topic: the records the flush holds.
+    pending: Vec<PendingCounts>,
+    /// The rebalance generation the flush was started in.
+    generation: u64,
+    started: Instant,
 }
 
 /// The lander.
@@ -226,13 +381,13 @@ pub struct Lander {
     shared: Arc<Shared>,
     consumer: BaseConsumer<LanderContext>,
     schemas: SchemaSource,
-    topics: HashMap<String, TopicState>,
-    /// Per (topic, partition): `[from, to)` consumed since the last commit.
-    ranges: BTreeMap<(String, i32), (i64, i64)>,
-    first_buffered: Option<Instant>,
+    buffers: Buffers,
+    /// Oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// The turn of the next flush: resolved when the last one started is done.
+    next_turn: Option<oneshot::Receiver<bool>>,
     generation: u64,
-    files: u64,
-    started_ms: i64,
+    namer: FileNamer,
     /// `--until-caught-up`: the high watermarks (and low) seen at start.
     targets: BTreeMap<(String, i32), (i64, i64)>,
     /// Committed counts (consumed counts live in the topics' states).
@@ -243,6 +398,8 @@ pub struct Lander {
     last_gauges: Instant,
     /// Records handled since the last check of the limits.
     unchecked: u32,
+    /// The clock read for `_ingested_at`.
+    now_us: i64,
 }
 
 impl Lander {
@@ -274,7 +431,7 @@ impl Lander {
                 return Err(err.into());
             }
         }
-        let mut topics = HashMap::new();
+        let mut topics = Vec::new();
         for name in &cfg.topics {
             let table = table_of(name).ok_or_else(|| LanderError::Kafka {
                 brokers: cfg.brokers.clone(),
@@ -284,21 +441,21 @@ impl Lander {
                 BronzeSchema::for_topic(table).map_err(|e| LanderError::Batch(e.to_string()))?,
             );
             let avsc: Arc<str> = crate::schema::embedded_avsc(table).into();
-            topics.insert(
-                name.clone(),
-                TopicState {
-                    decoder: TopicDecoder::new(Arc::clone(&bronze), avsc, cfg.max_value_bytes),
-                    batches: PartitionedBatches::new(bronze),
-                    quarantine: QuarantineBuffer::default(),
-                    consumed: 0,
-                    pending_landed: 0,
-                    pending_quarantined: BTreeMap::new(),
-                },
-            );
+            topics.push(TopicState {
+                name: name.clone(),
+                decoder: TopicDecoder::new(Arc::clone(&bronze), avsc, cfg.max_value_bytes),
+                batches: PartitionedBatches::new(bronze),
+                quarantine: QuarantineBuffer::default(),
+                ranges: BTreeMap::new(),
+                flushing_to: BTreeMap::new(),
+                consumed: 0,
+                pending: PendingCounts::default(),
+            });
         }
         let shared = Arc::new(Shared {
             log: Arc::new(Mutex::new(log)),
             rt: rt.handle().clone(),
+            flush_gate: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             generation: AtomicU64::new(0),
             assigned: StdMutex::new(BTreeSet::new()),
             shutdown,
@@ -340,6 +497,11 @@ impl Lander {
             lake = %store.url(), schemas = %schemas.describe(), topics = ?cfg.topics,
             group = %cfg.group, writer = %cfg.writer_id, "lander started"
         );
+        let namer = FileNamer {
+            writer_id: cfg.writer_id.clone(),
+            started_ms: now_us() / 1000,
+            counter: Arc::new(AtomicU64::new(0)),
+        };
         Ok(Self {
             cfg,
             rt,
@@ -347,12 +509,14 @@ impl Lander {
             shared,
             consumer,
             schemas,
-            topics,
-            ranges: BTreeMap::new(),
-            first_buffered: None,
+            buffers: Buffers {
+                topics,
+                first_buffered: None,
+            },
+            in_flight: VecDeque::new(),
+            next_turn: None,
             generation: 0,
-            files: 0,
-            started_ms: now_us() / 1000,
+            namer,
             targets,
             stats: Stats {
                 last_commit_unix_seconds: now_us() as f64 / 1e6,
@@ -361,6 +525,7 @@ impl Lander {
             metrics: None,
             last_gauges: Instant::now(),
             unchecked: 0,
+            now_us: now_us(),
         })
     }
 
@@ -407,8 +572,8 @@ impl Lander {
     /// The counters so far.
     pub fn stats(&self) -> Stats {
         let mut stats = self.stats.clone();
-        for (topic, state) in &self.topics {
-            stats.topics.entry(topic.clone()).or_default().consumed = state.consumed;
+        for state in &self.buffers.topics {
+            stats.topics.entry(state.name.clone()).or_default().consumed = state.consumed;
         }
         stats
     }
@@ -425,33 +590,46 @@ impl Lander {
                 self.flush()?;
                 break;
             }
-            let polled = match self.consumer.poll(POLL) {
-                Some(Ok(message)) => Some(Ok(OwnedRecord::from(&message))),
-                Some(Err(err)) => Some(Err(err)),
-                None => None,
+            let busy = {
+                let polled = self.consumer.poll(POLL);
+                let generation = self.shared.generation.load(Ordering::SeqCst);
+                if generation != self.generation {
+                    self.generation = generation;
+                    self.buffers.drop_all();
+                }
+                if lock(&self.shared.fatal).is_some() {
+                    continue;
+                }
+                match polled {
+                    Some(Ok(message)) => {
+                        let ctx = RecordContext {
+                            rt: &self.rt,
+                            schemas: &self.schemas,
+                            shared: &self.shared,
+                            now_us: self.now_us,
+                        };
+                        self.buffers.handle(&ctx, &message);
+                        true
+                    }
+                    Some(Err(KafkaError::PartitionEOF(_))) | None => false,
+                    Some(Err(err)) => {
+                        warn!(%err, "Kafka consumer error");
+                        false
+                    }
+                }
             };
-            let generation = self.shared.generation.load(Ordering::SeqCst);
-            if generation != self.generation {
-                self.generation = generation;
-                self.drop_buffers();
-            }
-            if lock(&self.shared.fatal).is_some() {
-                continue;
-            }
-            let busy = matches!(polled, Some(Ok(_)));
-            match polled {
-                Some(Ok(record)) => self.handle(record)?,
-                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
-                Some(Err(err)) => warn!(%err, "Kafka consumer error"),
-            }
             // The checks below walk every buffer: not after every record of a busy stream.
             self.unchecked += 1;
             if busy && self.unchecked < CHECK_EVERY {
                 continue;
             }
             self.unchecked = 0;
+            self.now_us = now_us();
+            while self.in_flight.front().is_some_and(|f| f.task.is_finished()) {
+                self.settle_oldest()?;
+            }
             if self.should_flush() {
-                self.flush()?;
+                self.start_flush()?;
             }
             if self.last_gauges.elapsed() >= GAUGE_INTERVAL {
                 self.publish();
@@ -469,297 +647,192 @@ impl Lander {
         Ok(())
     }
 
-    fn handle(&mut self, record: OwnedRecord) -> Result<(), LanderError> {
-        let key = (record.topic.clone(), record.partition);
-        let from = match self.ranges.get(&key) {
-            Some((_, to)) if record.offset < *to => return Ok(()), // delivered twice
-            Some((from, _)) => *from,
-            None => {
-                let logged = self.rt.block_on(async {
-                    self.shared
-                        .log
-                        .lock()
-                        .await
-                        .next_offset(&record.topic, record.partition)
-                });
-                match logged {
-                    Some(next) if record.offset < next => return Ok(()), // committed already
-                    Some(next) => next,
-                    None => record.offset,
-                }
-            }
-        };
-        let Some(state) = self.topics.get_mut(&record.topic) else {
-            return Ok(());
-        };
-        state.consumed += 1;
-        // Resolve a new schema id first (the registry is async; a registry outage waits).
-        if let Ok(id) = state.decoder.frame(record.value.as_deref()) {
-            if !state.decoder.knows(id) {
-                let writer = resolve_schema(&self.rt, &self.schemas, id, &self.shared.shutdown);
-                state
-                    .decoder
-                    .add_schema(id, writer.as_deref().map_err(Clone::clone));
-            }
-        }
-        let meta = KafkaMeta {
-            partition: record.partition,
-            offset: record.offset,
-            timestamp_ms: record.timestamp_ms,
-            schema_id: 0,
-            ingested_at_us: now_us(),
-        };
-        match state
-            .decoder
-            .decode(record.value.as_deref(), &mut state.batches, &meta)
-        {
-            Ok(()) => state.pending_landed += 1,
-            Err(err) => {
-                debug!(topic = %record.topic, partition = record.partition, offset = record.offset, %err, "quarantined");
-                *state.pending_quarantined.entry(err.reason()).or_default() += 1;
-                state.quarantine.push(QuarantinedRecord {
-                    value: record.value,
-                    partition: record.partition,
-                    offset: record.offset,
-                    timestamp_ms: record.timestamp_ms,
-                    reason: err.reason(),
-                    detail: err.to_string(),
-                    ingested_at_us: meta.ingested_at_us,
-                });
-            }
-        }
-        self.ranges.insert(key, (from, record.offset + 1));
-        self.first_buffered.get_or_insert_with(Instant::now);
-        Ok(())
-    }
-
-    fn buffered(&self) -> (u64, u64) {
-        self.topics.values().fold((0, 0), |(rows, bytes), s| {
-            (
-                rows + (s.batches.rows() + s.quarantine.len()) as u64,
-                bytes + (s.batches.buffered_bytes() + s.quarantine.buffered_bytes()) as u64,
-            )
-        })
-    }
-
     fn should_flush(&self) -> bool {
-        let Some(first) = self.first_buffered else {
+        let Some(first) = self.buffers.first_buffered else {
             return false;
         };
-        let (rows, bytes) = self.buffered();
+        let (rows, bytes) = self.buffers.size();
         rows >= self.cfg.roll.max_rows
             || bytes >= self.cfg.roll.max_file_bytes
             || first.elapsed() >= self.cfg.flush_interval
     }
 
-    fn drop_buffers(&mut self) {
-        if !self.ranges.is_empty() {
-            info!(
-                partitions = self.ranges.len(),
-                "dropping unflushed records after a rebalance"
-            );
+    /// Writes and commits everything buffered, and waits for the commits.
+    pub fn flush(&mut self) -> Result<(), LanderError> {
+        self.start_flush()?;
+        while !self.in_flight.is_empty() {
+            self.settle_oldest()?;
         }
-        for state in self.topics.values_mut() {
-            // Finishing empties the builders; the batches are discarded.
-            drop(state.batches.finish_all());
-            state.quarantine.clear();
-            state.forget_pending();
-        }
-        self.ranges.clear();
-        self.first_buffered = None;
+        Ok(())
     }
 
-    /// Writes every buffered batch and commits them with their offset ranges.
-    pub fn flush(&mut self) -> Result<(), LanderError> {
-        if self.ranges.is_empty() {
+    /// Hands everything buffered to a flush task (once fewer than [`MAX_IN_FLIGHT`] are in
+    /// flight) and goes on with empty buffers.
+    fn start_flush(&mut self) -> Result<(), LanderError> {
+        while self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.settle_oldest()?;
+        }
+        if self.buffers.is_empty() {
             return Ok(());
         }
-        let started = Instant::now();
-        let mut work = Vec::new();
-        for (topic, state) in &mut self.topics {
+        let ranges = self.buffers.ranges();
+        let mut items = Vec::new();
+        let mut pending = Vec::with_capacity(self.buffers.topics.len());
+        for (topic_index, state) in self.buffers.topics.iter_mut().enumerate() {
             for finished in state
                 .batches
                 .finish_all()
                 .map_err(|e| LanderError::Batch(e.to_string()))?
             {
-                work.push(FlushWork {
-                    topic: topic.clone(),
-                    dir: Some(finished.key.dir()),
+                items.push(FlushItem {
+                    topic_index,
+                    topic: state.name.clone(),
+                    schema: state.batches.schema().arrow_schema(),
                     batch: finished.batch,
                     spans: finished.spans,
+                    dir: Some(finished.key.dir()),
                 });
             }
             if !state.quarantine.is_empty() {
-                work.push(FlushWork {
-                    topic: topic.clone(),
-                    dir: None,
+                items.push(FlushItem {
+                    topic_index,
+                    topic: state.name.clone(),
+                    schema: quarantine_schema(),
                     batch: state
                         .quarantine
-                        .to_batch(topic)
+                        .to_batch(&state.name)
                         .map_err(|e| LanderError::Batch(e.to_string()))?,
                     spans: state.quarantine.spans(),
+                    dir: None,
                 });
                 state.quarantine.clear();
             }
-        }
-        let ranges: Vec<OffsetRange> = self
-            .ranges
-            .iter()
-            .map(|((topic, partition), (from, to))| OffsetRange {
-                topic: topic.clone(),
-                partition: *partition,
-                from: *from,
-                to: *to,
-            })
-            .collect();
-        let mut backoff = Duration::from_millis(500);
-        let files = loop {
-            match self.write_files(&work) {
-                Ok(files) => break files,
-                Err(WriteError::Lake(err)) if err.kind().is_transient() => {
-                    warn!(%err, ?backoff, "the lake is away; retrying the flush (nothing committed)");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(err) => return Err(LanderError::Write(err)),
+            for (partition, (_, to)) in std::mem::take(&mut state.ranges) {
+                state.flushing_to.insert(partition, to);
             }
-        };
-        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
-        let count = files.len();
-        // (topic, quarantine?, bytes) of each file, counted if the commit succeeds.
-        let written: Vec<(String, bool, u64)> = work
+            pending.push(std::mem::take(&mut state.pending));
+        }
+        self.buffers.first_buffered = None;
+        let kinds = items
             .iter()
-            .zip(&files)
-            .map(|(item, file)| (item.topic.clone(), item.dir.is_none(), file.bytes))
+            .map(|i| (i.topic_index, i.dir.is_none()))
             .collect();
-        let pending = PendingCommit {
+        // Fewer than MAX_IN_FLIGHT flushes are in flight (settled above): a permit is free.
+        let gate = Arc::clone(&self.shared.flush_gate)
+            .try_acquire_owned()
+            .map_err(|_| LanderError::Batch("too many flushes in flight".into()))?;
+        let (done, turn) = oneshot::channel();
+        let job = FlushJob {
+            items,
             ranges: ranges.clone(),
-            files,
+            namer: self.namer.clone(),
+            turn: self.next_turn.replace(turn),
+            done,
         };
-        let result = self.rt.block_on(async {
-            let mut log = self.shared.log.lock().await;
-            log.commit(pending).await
+        let task = self
+            .rt
+            .spawn(job.run(self.store.clone(), Arc::clone(&self.shared.log), gate));
+        self.in_flight.push_back(InFlight {
+            task,
+            ranges,
+            kinds,
+            pending,
+            generation: self.generation,
+            started: Instant::now(),
         });
-        self.ranges.clear();
-        self.first_buffered = None;
-        match result {
-            Ok(entry) => {
-                self.count_commit(&written);
+        Ok(())
+    }
+
+    /// Waits for the oldest flush in flight, if any, and takes its outcome into account:
+    /// counts and Kafka offsets after a commit; after a refused commit, the later flushes give
+    /// up too, then recovery and a fresh start from the log's positions (what is buffered is
+    /// dropped: it follows the refused ranges).
+    fn settle_oldest(&mut self) -> Result<(), LanderError> {
+        let Some(mut flight) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let outcome = match self.rt.block_on(&mut flight.task) {
+            Ok(outcome) => outcome,
+            // A panic in the flush task is a bug: propagate it.
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        let took = flight.started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            metrics.record_flush(took.as_secs_f64());
+        }
+        if self.in_flight.is_empty() {
+            self.next_turn = None;
+            for state in &mut self.buffers.topics {
+                // Committed: the log has these positions; refused: they are read again.
+                state.flushing_to.clear();
+            }
+        }
+        match outcome {
+            Ok(flushed) => {
+                self.count_commit(&flight, &flushed);
                 info!(
-                    seq = entry.seq,
-                    files = count,
-                    bytes,
-                    ranges = ranges.len(),
-                    took_ms = started.elapsed().as_millis() as u64,
+                    seq = flushed.seq,
+                    files = flushed.files.len(),
+                    bytes = flushed.files.iter().map(|f| f.bytes).sum::<u64>(),
+                    ranges = flight.ranges.len(),
+                    took_ms = took.as_millis() as u64,
+                    write_ms = flushed.write_time.as_millis() as u64,
+                    commit_ms = flushed.commit_time.as_millis() as u64,
                     "committed"
                 );
-                self.commit_kafka(&ranges);
-            }
-            Err(err) => {
-                self.stats.commit_failures += 1;
-                for state in self.topics.values_mut() {
-                    state.forget_pending();
+                // After a rebalance the partitions may be another instance's: the lake's log
+                // is the truth, Kafka's offsets only serve lag monitoring.
+                if flight.generation == self.generation {
+                    self.commit_kafka(&flight.ranges);
                 }
+            }
+            Err(err @ (FlushError::Commit(_) | FlushError::Abandoned)) => {
+                self.stats.commit_failures += 1;
                 warn!(%err, "the commit did not go through as is; recovering and re-reading from the commit log's positions");
+                // The later flushes give up (their turn says the previous one failed).
+                while let Some(later) = self.in_flight.pop_front() {
+                    match self.rt.block_on(later.task) {
+                        Ok(Err(FlushError::Write(err))) => return Err(LanderError::Write(err)),
+                        Ok(_) => {}
+                        Err(join) => std::panic::resume_unwind(join.into_panic()),
+                    }
+                }
+                self.next_turn = None;
                 self.reset_to_log();
             }
-        }
-        if let Some(metrics) = &self.metrics {
-            metrics.record_flush(started.elapsed().as_secs_f64());
+            Err(FlushError::Write(err)) => return Err(LanderError::Write(err)),
         }
         self.publish();
         Ok(())
     }
 
-    /// Moves the buffered counts into the stats after a successful commit of `written`.
-    fn count_commit(&mut self, written: &[(String, bool, u64)]) {
+    /// Moves a committed flush's counts into the stats.
+    fn count_commit(&mut self, flight: &InFlight, flushed: &Flushed) {
         self.stats.commits += 1;
         self.stats.last_commit_unix_seconds = now_us() as f64 / 1e6;
-        for (topic, state) in &mut self.topics {
-            let stats = self.stats.topics.entry(topic.clone()).or_default();
-            stats.landed += state.pending_landed;
-            for (reason, n) in &state.pending_quarantined {
+        for (state, pending) in self.buffers.topics.iter().zip(&flight.pending) {
+            let stats = self.stats.topics.entry(state.name.clone()).or_default();
+            stats.landed += pending.landed;
+            for (reason, n) in &pending.quarantined {
                 *stats.quarantined.entry(reason).or_default() += n;
             }
-            state.forget_pending();
         }
-        for (topic, quarantine, bytes) in written {
-            let stats = self.stats.topics.entry(topic.clone()).or_default();
+        for ((topic_index, quarantine), file) in flight.kinds.iter().zip(&flushed.files) {
+            let name = &self.buffers.topics[*topic_index].name;
+            let stats = self.stats.topics.entry(name.clone()).or_default();
             if *quarantine {
                 stats.quarantine_files += 1;
-                stats.quarantine_bytes += bytes;
+                stats.quarantine_bytes += file.bytes;
             } else {
                 stats.data_files += 1;
-                stats.data_bytes += bytes;
+                stats.data_bytes += file.bytes;
             }
         }
-    }
-
-    /// Writes the flush's files to staging, up to [`WRITE_CONCURRENCY`] at a time (each HDFS
-    /// file costs a few round trips to close, so one at a time is slow).
-    fn write_files(&mut self, work: &[FlushWork]) -> Result<Vec<CommittedFile>, WriteError> {
-        let mut jobs = Vec::with_capacity(work.len());
-        for item in work {
-            self.files += 1;
-            let name = data_file_name(&self.cfg.writer_id, self.started_ms, self.files);
-            let staged_path = self
-                .rt
-                .block_on(async { self.shared.log.lock().await.staging_path(&name) });
-            let (schema, path) = match &item.dir {
-                Some(dir) => (
-                    self.topics[&item.topic].batches.schema().arrow_schema(),
-                    bronze_path(&item.topic, dir, &name),
-                ),
-                None => (quarantine_schema(), quarantine_path(&item.topic, &name)),
-            };
-            jobs.push((item, staged_path, schema, path));
-        }
-        let mut out = Vec::with_capacity(work.len());
-        for chunk in jobs.chunks(WRITE_CONCURRENCY) {
-            let mut set = tokio::task::JoinSet::new();
-            for (index, (item, staged_path, schema, _)) in chunk.iter().enumerate() {
-                let store = self.store.clone();
-                let (staged_path, schema) = (staged_path.clone(), Arc::clone(schema));
-                let (batch, spans) = (item.batch.clone(), item.spans.clone());
-                set.spawn_on(
-                    async move {
-                        let options = ParquetOptions::default();
-                        let mut writer =
-                            BronzeFileWriter::create(&store, &staged_path, schema, &options)
-                                .await?;
-                        writer.write(&batch, &spans).await?;
-                        writer.finish().await.map(|staged| (index, staged))
-                    },
-                    self.rt.handle(),
-                );
-            }
-            let mut staged = self.rt.block_on(async {
-                let mut done = Vec::with_capacity(chunk.len());
-                let mut first_error = None;
-                while let Some(joined) = set.join_next().await {
-                    match joined {
-                        Ok(Ok(file)) => done.push(file),
-                        Ok(Err(err)) => {
-                            first_error.get_or_insert(err);
-                        }
-                        // A panic in a writer task is a bug: propagate it.
-                        Err(join) => std::panic::resume_unwind(join.into_panic()),
-                    }
-                }
-                first_error.map_or(Ok(done), Err)
-            })?;
-            staged.sort_by_key(|(index, _)| *index);
-            for (index, file) in staged {
-                let (item, _, _, path) = &chunk[index];
-                out.push(CommittedFile::new(&item.topic, &file, path.clone()));
-            }
-        }
-        Ok(out)
     }
 
     /// After a fenced or ambiguous commit: recover, drop everything, seek to the log.
     fn reset_to_log(&mut self) {
-        self.drop_buffers();
+        self.buffers.drop_all();
         let assigned: Vec<(String, i32)> = lock(&self.shared.assigned).iter().cloned().collect();
         let positions = self.shared.recover_with_backoff(&assigned);
         for ((topic, partition), next) in assigned.iter().zip(positions) {
@@ -791,26 +864,32 @@ impl Lander {
     }
 
     fn caught_up_committed(&self) -> bool {
-        self.targets_met(false)
+        self.in_flight.is_empty() && self.targets_met(false)
     }
 
-    fn targets_met(&self, count_buffered: bool) -> bool {
+    fn targets_met(&self, count_consumed: bool) -> bool {
         let log = self.rt.block_on(self.shared.log.lock());
+        // The latest flush's end wins (collected oldest first).
+        let in_flight: BTreeMap<(&str, i32), i64> = self
+            .in_flight
+            .iter()
+            .flat_map(|f| &f.ranges)
+            .map(|r| ((r.topic.as_str(), r.partition), r.to))
+            .collect();
         self.targets
             .iter()
             .all(|((topic, partition), (low, high))| {
                 if high <= low {
                     return true;
                 }
-                let logged = log.next_offset(topic, *partition).unwrap_or(*low);
-                let buffered = if count_buffered {
-                    self.ranges
-                        .get(&(topic.clone(), *partition))
-                        .map_or(logged, |(_, to)| *to)
-                } else {
-                    logged
-                };
-                logged.max(buffered) >= *high
+                let mut position = log.next_offset(topic, *partition).unwrap_or(*low);
+                if count_consumed {
+                    let flushing = in_flight.get(&(topic.as_str(), *partition)).copied();
+                    let buffered = self.buffers.buffered_to(topic, *partition);
+                    position = position.max(flushing.unwrap_or(position));
+                    position = position.max(buffered.unwrap_or(position));
+                }
+                position >= *high
             })
     }
 }
@@ -818,27 +897,6 @@ impl Lander {
 impl Drop for Lander {
     fn drop(&mut self) {
         self.consumer.unsubscribe();
-    }
-}
-
-/// A consumed record, copied out of the consumer's buffer.
-struct OwnedRecord {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    timestamp_ms: Option<i64>,
-    value: Option<Vec<u8>>,
-}
-
-impl From<&BorrowedMessage<'_>> for OwnedRecord {
-    fn from(m: &BorrowedMessage<'_>) -> Self {
-        Self {
-            topic: m.topic().to_owned(),
-            partition: m.partition(),
-            offset: m.offset(),
-            timestamp_ms: m.timestamp().to_millis(),
-            value: m.payload().map(<[u8]>::to_vec),
-        }
     }
 }
 
@@ -856,6 +914,10 @@ fn create_consumer(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("enable.partition.eof", "false")
+        // When a partition's prefetch queue is full, librdkafka waits this long before it
+        // fetches again (its default, 1 s, left the lander idle two thirds of the time on a
+        // backlog: docs/benchmarks.md).
+        .set("fetch.queue.backoff.ms", "20")
         .set(
             "statistics.interval.ms",
             GAUGE_INTERVAL.as_millis().to_string(),

@@ -9,13 +9,14 @@
 //! - [`decode`]: Avro (Confluent wire format) straight into the column builders;
 //!   [`decode_check`]: its promises checked on any input (fuzz target, property test).
 //! - [`quarantine`]: records that cannot be landed, with their reason.
-//! - [`lander`]: the consumer loop; [`config`]: its settings; [`stats`]: its counters.
+//! - [`lander`]: the consumer loop; [`flush`]: one flush's files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
 
 pub mod batch_builder;
 pub mod commit_log;
 pub mod config;
 pub mod decode;
 pub mod decode_check;
+pub mod flush;
 pub mod lander;
 pub mod parquet_writer;
 pub mod quarantine;

@@ -51,7 +51,7 @@ pub struct RollPolicy {
 impl Default for RollPolicy {
     fn default() -> Self {
         Self {
-            max_file_bytes: 128 * 1024 * 1024,
+            max_file_bytes: 48 * 1024 * 1024,
             max_rows: 5_000_000,
         }
     }

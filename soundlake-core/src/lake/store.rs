@@ -43,6 +43,8 @@ pub enum LakeErrorKind {
     Unreachable,
     /// The NameNode is in safe mode and refuses writes.
     SafeMode,
+    /// No DataNode can take a new block: all are down, busy, or out of space.
+    NoDataNode,
     /// The call did not complete in time.
     Timeout,
     /// The path is not a valid lake path.
@@ -54,7 +56,10 @@ pub enum LakeErrorKind {
 impl LakeErrorKind {
     /// Whether retrying later may succeed (the lake is away or busy, not the request wrong).
     pub fn is_transient(self) -> bool {
-        matches!(self, Self::Unreachable | Self::SafeMode | Self::Timeout)
+        matches!(
+            self,
+            Self::Unreachable | Self::SafeMode | Self::NoDataNode | Self::Timeout
+        )
     }
 }
 
@@ -540,6 +545,11 @@ impl LakeStore {
                  wait, or check `hdfs dfsadmin -safemode get`"
                     .into()
             }
+            (LakeUrl::Hdfs { .. }, LakeErrorKind::NoDataNode) => {
+                ": no DataNode can take a new block (down, too busy, or short of free space: each \
+                 open file reserves a whole block); check `hdfs dfsadmin -report`"
+                    .into()
+            }
             (LakeUrl::Hdfs { .. }, LakeErrorKind::PermissionDenied) => {
                 ": permission denied; run as a user that may write the lake (HADOOP_USER_NAME) \
                  or grant it with `hdfs dfs -chown`/`-chmod`"
@@ -828,6 +838,11 @@ fn rpc_kind(class: &str, msg: &str) -> LakeErrorKind {
             LakeErrorKind::SafeMode
         }
         "StandbyException" | "RetriableException" => LakeErrorKind::Unreachable,
+        // "File … could only be written to 0 of the 1 minReplication nodes. There are 1
+        // datanode(s) running and 1 node(s) are excluded": no DataNode can take the block now.
+        "IOException" if msg.contains("could only be written to 0 of the") => {
+            LakeErrorKind::NoDataNode
+        }
         _ => LakeErrorKind::Other,
     }
 }
@@ -875,6 +890,15 @@ mod tests {
             ),
             LakeErrorKind::SafeMode
         );
+        assert_eq!(
+            rpc_kind(
+                "java.io.IOException",
+                "File /a could only be written to 0 of the 1 minReplication nodes. There are 1 \
+                 datanode(s) running and 1 node(s) are excluded in this operation."
+            ),
+            LakeErrorKind::NoDataNode
+        );
+        assert!(LakeErrorKind::NoDataNode.is_transient());
         assert_eq!(
             rpc_kind("java.io.FileNotFoundException", "x"),
             LakeErrorKind::NotFound
