@@ -46,6 +46,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Records handled between two checks of the rolling limits and of `--until-caught-up` (and
 /// after every poll that returned nothing).
 const CHECK_EVERY: u32 = 1024;
+/// HDFS block size of bronze files: a flush writes up to [`flush::WRITE_CONCURRENCY`] files at
+/// once and the NameNode reserves a block of DataNode space for each; bronze files are small
+/// (a flush holds `--max-file-bytes` of all topics and hours), so most still fit one block.
+const BLOCK_SIZE: u64 = 32 * 1024 * 1024;
 /// How often the lag and assignment gauges are refreshed between commits.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -414,7 +418,9 @@ impl Lander {
             url: cfg.lake_url.clone(),
             reason: e.to_string(),
         })?;
-        let store = LakeStore::open(&url).map_err(LanderError::Lake)?;
+        let store = LakeStore::open(&url)
+            .map_err(LanderError::Lake)?
+            .with_block_size(BLOCK_SIZE);
         rt.block_on(store.probe()).map_err(LanderError::Lake)?;
         let log = rt
             .block_on(CommitLog::open(store.clone(), &cfg.writer_id))

@@ -121,40 +121,43 @@ def bronze(spark: SparkSession, brokers: str, topic: str) -> DataFrame:
     )
 
 
-def land(spark: SparkSession, brokers: str, topic: str, out: Path) -> StreamingQuery:
+def land(spark: SparkSession, brokers: str, topic: str, out: str) -> StreamingQuery:
     return (
         bronze(spark, brokers, topic)
         .writeStream.format("parquet")
         .partitionBy("event_date", "hour")
-        .option("path", str(out / "bronze" / topic))
-        .option("checkpointLocation", str(out / "_checkpoints" / topic))
+        .option("path", f"{out}/bronze/{topic}")
+        .option("checkpointLocation", f"{out}/_checkpoints/{topic}")
         .trigger(availableNow=True)
         .start()
     )
 
 
-def count_rows(spark: SparkSession, out: Path, topics: list[str]) -> int:
-    return sum(spark.read.parquet(str(out / "bronze" / t)).count() for t in topics)
+def count_rows(spark: SparkSession, out: str, topics: list[str]) -> int:
+    return sum(spark.read.parquet(f"{out}/bronze/{t}").count() for t in topics)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jars", type=Path, required=True, help="folder of the connector jars")
     parser.add_argument("--brokers", default="127.0.0.1:9092")
-    parser.add_argument("--out", type=Path, required=True, help="local folder to land into")
+    parser.add_argument(
+        "--out", required=True, help="where to land: a local folder or an hdfs:// URL"
+    )
     parser.add_argument("topics", nargs="+")
     args = parser.parse_args(argv)
+    out = args.out.rstrip("/")
 
     spark = session(connector_jars(args.jars))
     print(f"spark {spark.version}, {spark.sparkContext.defaultParallelism} cores", flush=True)
     started = time.perf_counter()
-    queries = [land(spark, args.brokers, t, args.out) for t in args.topics]
+    queries = [land(spark, args.brokers, t, out) for t in args.topics]
     for query in queries:
         query.awaitTermination()
         if query.exception() is not None:
             raise SystemExit(f"bench_ingest_spark: {query.name}: {query.exception()}")
     seconds = time.perf_counter() - started
-    rows = count_rows(spark, args.out, args.topics)
+    rows = count_rows(spark, out, args.topics)
     print(
         f"spark structured streaming: {rows} records in {seconds:.2f} s: "
         f"{rows / seconds:.0f} records/s",

@@ -152,6 +152,8 @@ pub struct LakeStore {
     url: LakeUrl,
     backend: Backend,
     timeout: Duration,
+    /// HDFS block size of the files it creates (None: the NameNode's default).
+    block_size: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -198,12 +200,21 @@ impl LakeStore {
             url: url.clone(),
             backend,
             timeout: DEFAULT_TIMEOUT,
+            block_size: None,
         })
     }
 
     /// The same store with another per-call timeout for HDFS.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The same store creating HDFS files with blocks of `bytes` (the NameNode reserves a
+    /// whole block of a DataNode's free space for every file being written, so a writer of
+    /// many small files at once asks for less with smaller blocks). No effect on file://.
+    pub fn with_block_size(mut self, bytes: u64) -> Self {
+        self.block_size = Some(bytes);
         self
     }
 
@@ -271,10 +282,13 @@ impl LakeStore {
             }
             Backend::Hdfs { client, .. } => {
                 let hdfs = self.hdfs_path(OP, path)?;
-                let options = WriteOptions::default()
+                let mut options = WriteOptions::default()
                     .overwrite(false)
                     .create_parent(true)
                     .permission(FILE_PERMISSION);
+                if let Some(bytes) = self.block_size {
+                    options = options.block_size(bytes);
+                }
                 let writer = self
                     .hdfs_call(OP, path, client.create(&hdfs, options))
                     .await?;
