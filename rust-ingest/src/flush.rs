@@ -28,10 +28,10 @@ use crate::quarantine::quarantine_path;
 /// Flushes written at the same time (each holds its buffers: memory grows with it).
 pub const MAX_IN_FLIGHT: usize = 2;
 
-/// Staged files written at the same time by one flush. Closing an HDFS file waits ≈ 0.5 s
-/// for the NameNode (hdfs-native retries `complete` after 500 ms: the DataNode's block report
-/// is not in yet), so files are written many at a time; each also reserves a block's worth of
-/// the DataNode's free space while it is open.
+/// Staged files written at the same time by one flush. Closing an HDFS file waits for the
+/// NameNode to see the DataNode's block report (a retry of `complete`, 10 ms first with the
+/// patched hdfs-native: vendor/README.md), so files are written many at a time; each also
+/// reserves a block's worth of the DataNode's free space while it is open.
 pub const WRITE_CONCURRENCY: usize = 32;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -154,21 +154,17 @@ impl FlushJob {
                 return Err(FlushError::Abandoned);
             }
         }
-        let pending = PendingCommit {
-            ranges,
-            files: files.clone(),
-        };
         let entry = log
             .lock()
             .await
-            .commit(pending)
+            .commit(PendingCommit { ranges, files })
             .await
             .map_err(FlushError::Commit)?;
         Ok(Flushed {
             seq: entry.seq,
             write_time,
             commit_time: started.elapsed() - write_time,
-            files,
+            files: entry.files,
         })
     }
 }

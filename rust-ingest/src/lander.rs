@@ -757,11 +757,7 @@ impl Lander {
         let Some(mut flight) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        let outcome = match self.rt.block_on(&mut flight.task) {
-            Ok(outcome) => outcome,
-            // A panic in the flush task is a bug: propagate it.
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        };
+        let outcome = self.outcome(&mut flight.task);
         let took = flight.started.elapsed();
         if let Some(metrics) = &self.metrics {
             metrics.record_flush(took.as_secs_f64());
@@ -796,11 +792,9 @@ impl Lander {
                 self.stats.commit_failures += 1;
                 warn!(%err, "the commit did not go through as is; recovering and re-reading from the commit log's positions");
                 // The later flushes give up (their turn says the previous one failed).
-                while let Some(later) = self.in_flight.pop_front() {
-                    match self.rt.block_on(later.task) {
-                        Ok(Err(FlushError::Write(err))) => return Err(LanderError::Write(err)),
-                        Ok(_) => {}
-                        Err(join) => std::panic::resume_unwind(join.into_panic()),
+                while let Some(mut later) = self.in_flight.pop_front() {
+                    if let Err(FlushError::Write(err)) = self.outcome(&mut later.task) {
+                        return Err(LanderError::Write(err));
                     }
                 }
                 self.next_turn = None;
@@ -810,6 +804,16 @@ impl Lander {
         }
         self.publish();
         Ok(())
+    }
+
+    /// Waits for a flush task's outcome. A panic in the task is a bug: it is propagated.
+    fn outcome(
+        &self,
+        task: &mut JoinHandle<Result<Flushed, FlushError>>,
+    ) -> Result<Flushed, FlushError> {
+        self.rt
+            .block_on(task)
+            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
     /// Moves a committed flush's counts into the stats.
