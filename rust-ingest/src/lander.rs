@@ -956,9 +956,7 @@ fn resolve_schema(
     loop {
         match rt.block_on(schemas.writer_schema(id)) {
             Ok(text) => return Ok(text.to_string()),
-            Err(
-                err @ (SchemaError::Unreachable { .. } | SchemaError::Http { status: 500.., .. }),
-            ) => {
+            Err(err) if err.is_transient() => {
                 // Never quarantine for an outage; SIGKILL still works, and nothing is lost.
                 if shutdown.load(Ordering::SeqCst) {
                     warn!("shutdown requested while the registry is away: still waiting");

@@ -24,6 +24,10 @@ pub const DEFAULT_REGISTRY_URL: &str = "http://127.0.0.1:8081/apis/ccompat/v7";
 
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a registration is tried when the registry is briefly away (a timeout, a refused
+/// connection, HTTP 5xx or 429), and the first pause between tries (doubling).
+const REGISTER_ATTEMPTS: u32 = 5;
+const REGISTER_FIRST_RETRY: Duration = Duration::from_millis(500);
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
 const IDS_JSON: &str = include_str!("../../schema-registry/ids.json");
@@ -79,6 +83,18 @@ pub enum SchemaError {
     },
     #[error("schema files {where_}: {reason}")]
     Files { where_: String, reason: String },
+}
+
+impl SchemaError {
+    /// Whether asking again later may succeed: the registry did not answer in time, refused the
+    /// connection, or answered HTTP 5xx or 429.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SchemaError::Unreachable { .. } => true,
+            SchemaError::Http { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
 }
 
 fn chain(err: &dyn std::error::Error) -> String {
@@ -140,22 +156,34 @@ impl RegistryClient {
         }
         let url = format!("{}/subjects/{subject}/versions", self.base);
         let body = serde_json::json!({ "schema": schema, "schemaType": "AVRO" }).to_string();
-        let request = self
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body);
-        let json = match self.call("POST", &url, request).await {
-            Err(SchemaError::Http {
-                status: 409, body, ..
-            }) => {
-                return Err(SchemaError::Incompatible {
-                    url: self.base.clone(),
-                    subject: subject.to_string(),
-                    reason: body,
-                })
+        // Registering is idempotent, so a registry that is briefly away (busy, restarting) is
+        // asked again a few times before the producer gives up.
+        let mut pause = REGISTER_FIRST_RETRY;
+        let mut attempt = 1;
+        let json = loop {
+            let request = self
+                .http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .body(body.clone());
+            match self.call("POST", &url, request).await {
+                Err(SchemaError::Http {
+                    status: 409, body, ..
+                }) => {
+                    return Err(SchemaError::Incompatible {
+                        url: self.base.clone(),
+                        subject: subject.to_string(),
+                        reason: body,
+                    })
+                }
+                Err(err) if err.is_transient() && attempt < REGISTER_ATTEMPTS => {
+                    tracing::warn!(%err, ?pause, attempt, "schema registration failed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                other => break other?,
             }
-            other => other?,
         };
         let id = read_id(&json).ok_or_else(|| SchemaError::BadResponse {
             url: url.clone(),
@@ -460,6 +488,125 @@ mod tests {
             let err = parse_ids(text, "ids.json").expect_err(text).to_string();
             assert!(err.contains(want), "{text}: {err}");
         }
+    }
+
+    /// A registry stand-in on 127.0.0.1 that answers its connections with `replies` (status,
+    /// body) in turn, one request per connection; returns its base URL and the count of requests
+    /// it has read. Only for the client's retry rules: the real registry is tested by the
+    /// producer's and lander's stack tests.
+    fn scripted_registry(
+        replies: Vec<(u16, &'static str)>,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&served);
+        std::thread::spawn(move || {
+            for (status, body) in replies {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Read the head and the body the Content-Length announces.
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request);
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let length = text[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= head_end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        (format!("http://{addr}/apis/ccompat/v7"), served)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn registration_tries_again_while_the_registry_is_briefly_away() {
+        let (url, served) = scripted_registry(vec![
+            (503, "{}"),
+            (500, "{\"message\": \"busy\"}"),
+            (200, "{\"id\": 42}"),
+        ]);
+        let client = RegistryClient::new(&url).expect("client");
+        let id = block_on(client.register("t-value", "\"string\"")).expect("registered");
+        assert_eq!(id, 42);
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Cached: no fourth request.
+        let again = block_on(client.register("t-value", "\"string\"")).expect("cached");
+        assert_eq!(again, 42);
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn registration_gives_up_after_its_attempts_and_never_retries_a_refusal() {
+        let (url, served) = scripted_registry(vec![(503, "{}"); REGISTER_ATTEMPTS as usize + 1]);
+        let client = RegistryClient::new(&url).expect("client");
+        let err = block_on(client.register("t-value", "\"string\"")).expect_err("503s");
+        assert!(
+            matches!(err, SchemaError::Http { status: 503, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            served.load(std::sync::atomic::Ordering::SeqCst),
+            REGISTER_ATTEMPTS as usize
+        );
+
+        let (url, served) = scripted_registry(vec![(409, "{\"message\": \"incompatible\"}")]);
+        let client = RegistryClient::new(&url).expect("client");
+        let err = block_on(client.register("t-value", "\"string\"")).expect_err("409");
+        assert!(matches!(err, SchemaError::Incompatible { .. }), "{err}");
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn transient_errors() {
+        let http = |status| SchemaError::Http {
+            method: "POST",
+            url: String::new(),
+            status,
+            body: String::new(),
+        };
+        assert!(http(500).is_transient());
+        assert!(http(503).is_transient());
+        assert!(http(429).is_transient());
+        assert!(!http(404).is_transient());
+        assert!(!http(409).is_transient());
+        assert!(SchemaError::Unreachable {
+            url: String::new(),
+            reason: String::new()
+        }
+        .is_transient());
+        assert!(!SchemaError::UnknownId {
+            id: 1,
+            url: String::new()
+        }
+        .is_transient());
     }
 
     #[test]
