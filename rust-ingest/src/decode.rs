@@ -337,7 +337,17 @@ impl DecodePlan {
         batches: &mut PartitionedBatches,
         meta: &KafkaMeta,
     ) -> Result<(), DecodeError> {
-        let mut slots: Vec<Slot<'_>> = vec![Slot::Unset; self.bronze.metadata_start()];
+        // The event's values, on the stack for every topic of the contract (no allocation per
+        // record); a wider table would take the heap.
+        let width = self.bronze.metadata_start();
+        let mut inline = [Slot::Unset; INLINE_SLOTS];
+        let mut heap = Vec::new();
+        let slots: &mut [Slot<'_>] = if width <= INLINE_SLOTS {
+            &mut inline[..width]
+        } else {
+            heap.resize(width, Slot::Unset);
+            &mut heap
+        };
         let mut cursor = Cursor { body, at: 0 };
         for step in &self.steps {
             match step {
@@ -469,6 +479,9 @@ fn resolve(ty: &AvroType, column: ColumnType, nullable: bool) -> Option<Read> {
         _ => return None,
     })
 }
+
+/// Event columns whose decoded values [`DecodePlan::decode_into`] keeps on the stack.
+const INLINE_SLOTS: usize = 32;
 
 /// A decoded value, borrowed from the body.
 #[derive(Debug, Clone, Copy)]
@@ -626,7 +639,7 @@ fn union_branch<'t, T>(
     let branch = usize::try_from(index)
         .ok()
         .and_then(|i| branches.get(i))
-        .ok_or(DecodeError::BadUnionIndex {
+        .ok_or_else(|| DecodeError::BadUnionIndex {
             field: field.to_owned(),
             index,
             branches: branches.len(),
