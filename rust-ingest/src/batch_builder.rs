@@ -320,6 +320,16 @@ impl RowWriter<'_> {
         self.set_variable(index, value.as_bytes(), true)
     }
 
+    /// Sets a Utf8 column from bytes the caller has found to be UTF-8 (the decoder checks a
+    /// record's whole body at once). Arrow checks the column again when the batch is finished.
+    pub(crate) fn set_checked_utf8(
+        &mut self,
+        index: usize,
+        value: &[u8],
+    ) -> Result<(), BatchError> {
+        self.set_variable(index, value, true)
+    }
+
     /// Sets a Binary column.
     pub fn set_bytes(&mut self, index: usize, value: &[u8]) -> Result<(), BatchError> {
         self.set_variable(index, value, false)

@@ -421,8 +421,11 @@ impl DecodePlan {
             (Slot::Double(v), ColumnType::Float32) => row.set_f32(column, *v as f32),
             (Slot::Double(v), ColumnType::Float64) => row.set_f64(column, *v),
             (Slot::Bytes(v), ColumnType::Utf8) => {
-                let s = std::str::from_utf8(v).map_err(|_| wrong("a string that is not UTF-8"))?;
-                row.set_str(column, s)
+                // ASCII (nearly every value) is checked word by word, inline.
+                if !v.is_ascii() && std::str::from_utf8(v).is_err() {
+                    return Err(wrong("a string that is not UTF-8"));
+                }
+                row.set_checked_utf8(column, v)
             }
             (Slot::Bytes(v), ColumnType::Binary) => row.set_bytes(column, v),
             _ => return Err(wrong("a value of another type")),
