@@ -153,19 +153,66 @@ pub struct BatchBuilder {
     spans: BTreeMap<i32, OffsetSpan>,
 }
 
+/// How much room to give a new builder's columns: the size of a batch finished before
+/// (the next hour of a topic is about as large as the last), so that they do not grow by
+/// doubling, copying what they hold each time.
+#[derive(Debug, Clone, Default)]
+struct Room {
+    rows: usize,
+    /// Per column: bytes of variable-length values.
+    bytes: Vec<usize>,
+}
+
+impl Room {
+    /// The mean size of what `builders` hold (None if there are none).
+    fn mean<'a>(builders: impl Iterator<Item = &'a BatchBuilder>) -> Option<Room> {
+        let mut sum = Room::default();
+        let mut count = 0;
+        for builder in builders {
+            let room = builder.room();
+            sum.rows += room.rows;
+            sum.bytes.resize(room.bytes.len().max(sum.bytes.len()), 0);
+            for (total, bytes) in sum.bytes.iter_mut().zip(room.bytes) {
+                *total += bytes;
+            }
+            count += 1;
+        }
+        (count > 0).then(|| Room {
+            rows: sum.rows / count,
+            bytes: sum.bytes.iter().map(|b| b / count).collect(),
+        })
+    }
+}
+
 impl BatchBuilder {
     /// An empty builder for `schema`'s table.
     pub fn new(schema: Arc<BronzeSchema>) -> Self {
+        Self::with_room(schema, &Room::default())
+    }
+
+    fn with_room(schema: Arc<BronzeSchema>, room: &Room) -> Self {
         let columns = schema
             .columns()
             .iter()
-            .map(|c| Column::new(c.ty, c.nullable))
+            .enumerate()
+            .map(|(i, c)| {
+                let bytes = room.bytes.get(i).copied().unwrap_or(0);
+                Column::with_room(c.ty, c.nullable, room.rows, bytes)
+            })
             .collect();
         Self {
             schema,
             columns,
             rows: 0,
             spans: BTreeMap::new(),
+        }
+    }
+
+    /// The size of what the builder holds, as room for another.
+    fn room(&self) -> Room {
+        Room {
+            rows: self.rows,
+            bytes: self.columns.iter().map(Column::variable_bytes).collect(),
         }
     }
 
@@ -420,6 +467,8 @@ pub struct PartitionedBatches {
     /// The partition of the last row's hour (`ts_ms` div 3 600 000): consecutive events mostly
     /// fall into the same hour.
     last_hour: Option<(i64, PartitionKey)>,
+    /// Room for a new partition's builder: the mean batch of the last flush.
+    room: Room,
 }
 
 impl PartitionedBatches {
@@ -428,6 +477,7 @@ impl PartitionedBatches {
             schema,
             builders: BTreeMap::new(),
             last_hour: None,
+            room: Room::default(),
         }
     }
 
@@ -449,11 +499,11 @@ impl PartitionedBatches {
             }
         };
         let ts = self.schema.ts_index();
-        let schema = &self.schema;
+        let (schema, room) = (&self.schema, &self.room);
         let builder = self
             .builders
             .entry(key)
-            .or_insert_with(|| BatchBuilder::new(Arc::clone(schema)));
+            .or_insert_with(|| BatchBuilder::with_room(Arc::clone(schema), room));
         let mut row = builder.row();
         row.set_i64(ts, ts_ms)?;
         Ok(row)
@@ -486,6 +536,9 @@ impl PartitionedBatches {
     /// the builders are emptied.
     pub fn finish_all(&mut self) -> Result<Vec<FinishedBatch>, BatchError> {
         let mut out = Vec::new();
+        if let Some(room) = Room::mean(self.builders.values().filter(|b| !b.is_empty())) {
+            self.room = room;
+        }
         for (key, builder) in &mut self.builders {
             if builder.is_empty() {
                 continue;
@@ -539,10 +592,12 @@ struct VarValues {
 }
 
 impl VarValues {
-    fn new() -> Self {
+    fn with_room(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
         Self {
-            offsets: vec![0],
-            data: Vec::new(),
+            offsets,
+            data: Vec::with_capacity(bytes),
         }
     }
 
@@ -590,21 +645,30 @@ impl VarValues {
 }
 
 impl Column {
-    fn new(ty: ColumnType, nullable: bool) -> Self {
+    /// An empty column with room for `rows` values (and `bytes` of them if variable-length).
+    fn with_room(ty: ColumnType, nullable: bool, rows: usize, bytes: usize) -> Self {
         let values = match ty {
-            ColumnType::Boolean => Values::Bool(Vec::new()),
-            ColumnType::Int32 => Values::I32(Vec::new()),
-            ColumnType::Int64 => Values::I64(Vec::new()),
-            ColumnType::Float32 => Values::F32(Vec::new()),
-            ColumnType::Float64 => Values::F64(Vec::new()),
-            ColumnType::Utf8 => Values::Utf8(VarValues::new()),
-            ColumnType::Binary => Values::Binary(VarValues::new()),
-            ColumnType::TimestampMillis => Values::TimestampMillis(Vec::new()),
-            ColumnType::TimestampMicros => Values::TimestampMicros(Vec::new()),
+            ColumnType::Boolean => Values::Bool(Vec::with_capacity(rows)),
+            ColumnType::Int32 => Values::I32(Vec::with_capacity(rows)),
+            ColumnType::Int64 => Values::I64(Vec::with_capacity(rows)),
+            ColumnType::Float32 => Values::F32(Vec::with_capacity(rows)),
+            ColumnType::Float64 => Values::F64(Vec::with_capacity(rows)),
+            ColumnType::Utf8 => Values::Utf8(VarValues::with_room(rows, bytes)),
+            ColumnType::Binary => Values::Binary(VarValues::with_room(rows, bytes)),
+            ColumnType::TimestampMillis => Values::TimestampMillis(Vec::with_capacity(rows)),
+            ColumnType::TimestampMicros => Values::TimestampMicros(Vec::with_capacity(rows)),
         };
         Self {
             values,
-            validity: nullable.then(Vec::new),
+            validity: nullable.then(|| Vec::with_capacity(rows)),
+        }
+    }
+
+    /// Bytes of variable-length values (0 for fixed-width columns).
+    fn variable_bytes(&self) -> usize {
+        match &self.values {
+            Values::Utf8(v) | Values::Binary(v) => v.data.len(),
+            _ => 0,
         }
     }
 
