@@ -264,31 +264,20 @@ impl BatchBuilder {
         }
     }
 
+    /// The column a row's value goes to (called for every value: the schema is only read to
+    /// name a column in an error).
     fn column(&mut self, index: usize) -> Result<&mut Column, BatchError> {
-        let rows = self.rows;
-        let topic = self.schema.topic();
-        let spec = self
-            .schema
-            .columns()
-            .get(index)
-            .ok_or_else(|| BatchError::NoSuchColumn {
-                topic: topic.to_owned(),
+        match self.columns.get(index) {
+            Some(column) if column.len() <= self.rows => Ok(&mut self.columns[index]),
+            Some(_) => Err(BatchError::AlreadySet {
+                topic: self.schema.topic().to_owned(),
+                column: self.column_name(index),
+            }),
+            None => Err(BatchError::NoSuchColumn {
+                topic: self.schema.topic().to_owned(),
                 index,
-            })?;
-        let column = self
-            .columns
-            .get_mut(index)
-            .ok_or_else(|| BatchError::NoSuchColumn {
-                topic: topic.to_owned(),
-                index,
-            })?;
-        if column.len() > rows {
-            return Err(BatchError::AlreadySet {
-                topic: topic.to_owned(),
-                column: spec.name.clone(),
-            });
+            }),
         }
-        Ok(column)
     }
 
     fn column_name(&self, index: usize) -> String {

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::config::ClientConfig;
@@ -87,7 +87,8 @@ struct Shared {
     generation: AtomicU64,
     assigned: StdMutex<BTreeSet<(String, i32)>>,
     shutdown: Arc<AtomicBool>,
-    fatal: StdMutex<Option<String>>,
+    /// The first fatal error (checked before every record: a lock-free read).
+    fatal: OnceLock<String>,
     /// The high watermark of each partition, from librdkafka's statistics.
     high_watermarks: StdMutex<BTreeMap<(String, i32), i64>>,
 }
@@ -195,7 +196,8 @@ impl Shared {
 
     fn set_fatal(&self, message: String) {
         error!(%message, "fatal");
-        lock(&self.fatal).get_or_insert(message);
+        // The first one wins: later ones are consequences.
+        let _ = self.fatal.set(message);
     }
 }
 
@@ -465,7 +467,7 @@ impl Lander {
             generation: AtomicU64::new(0),
             assigned: StdMutex::new(BTreeSet::new()),
             shutdown,
-            fatal: StdMutex::new(None),
+            fatal: OnceLock::new(),
             high_watermarks: StdMutex::new(BTreeMap::new()),
         });
         let consumer = create_consumer(&cfg, Arc::clone(&shared))?;
@@ -588,7 +590,7 @@ impl Lander {
     /// the end offsets seen at start are committed.
     pub fn run(&mut self) -> Result<(), LanderError> {
         loop {
-            if let Some(message) = lock(&self.shared.fatal).clone() {
+            if let Some(message) = self.shared.fatal.get().cloned() {
                 return Err(LanderError::Batch(message));
             }
             if self.shared.shutdown.load(Ordering::SeqCst) {
@@ -603,7 +605,7 @@ impl Lander {
                     self.generation = generation;
                     self.buffers.drop_all();
                 }
-                if lock(&self.shared.fatal).is_some() {
+                if self.shared.fatal.get().is_some() {
                     continue;
                 }
                 match polled {
