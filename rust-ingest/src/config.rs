@@ -2,13 +2,14 @@
 //! TOML file (`--config`) over the defaults.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use serde::Deserialize;
 use soundlake_core::event::Topic;
 use soundlake_core::schema_registry::DEFAULT_REGISTRY_URL;
+use soundlake_core::settings::{self, SettingsError};
 
 use crate::decode::DEFAULT_MAX_VALUE_BYTES;
 use crate::parquet_writer::RollPolicy;
@@ -114,8 +115,8 @@ pub struct Config {
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the config file {path}: {reason}")]
-    File { path: String, reason: String },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -124,7 +125,7 @@ impl Config {
     /// Resolves `cli` (flags and env) over its `--config` file over the defaults.
     pub fn resolve(cli: Cli) -> Result<Self, ConfigError> {
         let file = match &cli.config {
-            Some(path) => read_file(path)?,
+            Some(path) => settings::read_toml(path)?,
             None => FileConfig::default(),
         };
         let roll = RollPolicy {
@@ -146,15 +147,7 @@ impl Config {
             .metrics_addr
             .or(file.metrics_addr)
             .unwrap_or_else(|| DEFAULT_METRICS_ADDR.into());
-        let metrics_addr = if metrics.eq_ignore_ascii_case("none") {
-            None
-        } else {
-            Some(metrics.parse().map_err(|e| {
-                ConfigError::Invalid(format!(
-                    "--metrics-addr {metrics:?} is not HOST:PORT ({e}); use e.g. {DEFAULT_METRICS_ADDR}, or `none`"
-                ))
-            })?)
-        };
+        let metrics_addr = settings::metrics_addr(&metrics, DEFAULT_METRICS_ADDR)?;
         let mut consumer_config = Vec::new();
         for kv in cli.consumer_config {
             let (k, v) = kv
@@ -219,15 +212,6 @@ pub fn table_of(kafka_topic: &str) -> Option<Topic> {
     Topic::ALL
         .into_iter()
         .find(|t| kafka_topic == t.name() || kafka_topic.ends_with(t.name()))
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let err = |reason: String| ConfigError::File {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| err(e.to_string()))
 }
 
 fn default_writer_id() -> String {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
+use soundlake_core::settings::{self, SettingsError};
 
 use crate::discover::TableFilter;
 use crate::load::LoadOptions;
@@ -147,8 +148,8 @@ pub struct Config {
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the config file {path}: {reason}")]
-    File { path: String, reason: String },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("cannot read the password file {path}: {reason}")]
     PasswordFile { path: String, reason: String },
     #[error("{0}")]
@@ -160,7 +161,7 @@ impl Config {
     /// from `env` (a lookup of environment variables).
     pub fn resolve(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let file = match &cli.config {
-            Some(path) => read_file(path)?,
+            Some(path) => settings::read_toml(path)?,
             None => FileConfig::default(),
         };
         let password = match (env(ENV_PASSWORD), cli.password_file.or(file.password_file)) {
@@ -181,15 +182,7 @@ impl Config {
             .metrics_addr
             .or(file.metrics_addr)
             .unwrap_or_else(|| DEFAULT_METRICS_ADDR.into());
-        let metrics_addr = if metrics.eq_ignore_ascii_case("none") {
-            None
-        } else {
-            Some(metrics.parse().map_err(|e| {
-                ConfigError::Invalid(format!(
-                    "--metrics-addr {metrics:?} is not HOST:PORT ({e}); use e.g. {DEFAULT_METRICS_ADDR}, or `none`"
-                ))
-            })?)
-        };
+        let metrics_addr = settings::metrics_addr(&metrics, DEFAULT_METRICS_ADDR)?;
         let batch_rows = cli
             .batch_rows
             .or(file.batch_rows)
@@ -254,15 +247,6 @@ impl Config {
             progress: cli.progress,
         })
     }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let err = |reason: String| ConfigError::File {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| err(e.to_string()))
 }
 
 fn read_password(path: &Path) -> Result<String, ConfigError> {

@@ -6,5 +6,6 @@
 pub mod event;
 pub mod lake;
 pub mod schema_registry;
+pub mod settings;
 pub mod telemetry;
 pub mod wire;
