@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use soundlake_core::event::Topic;
 
-use common::stack_run::{bronze_rows, ts_and_session, Run, LANDER};
+use common::stack_run::{bronze_rows, Run, LANDER};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lands_every_produced_record_exactly_once_on_hdfs() {
@@ -32,23 +32,7 @@ async fn lands_every_produced_record_exactly_once_on_hdfs() {
     })
     .await
     .expect("join");
-    for t in Topic::ALL {
-        let topic = run.topic(t);
-        let kafka = tokio::task::block_in_place(|| run.kafka_records(&topic));
-        let bronze = bronze_rows(&run.read_dir(&format!("bronze/{topic}")).await);
-        let quarantined = run.read_dir(&format!("bronze/_quarantine/{topic}")).await;
-        assert!(quarantined.is_empty(), "{topic}: nothing is quarantined");
-        let kafka_keys: BTreeSet<_> = kafka.keys().copied().collect();
-        let bronze_keys: BTreeSet<_> = bronze.keys().copied().collect();
-        assert_eq!(
-            kafka_keys, bronze_keys,
-            "{topic}: every offset exactly once"
-        );
-        for (key, value) in &kafka {
-            let value = value.as_deref().expect("a value");
-            assert_eq!(bronze[key], ts_and_session(value), "{topic} {key:?}");
-        }
-    }
+    run.assert_exactly_once("one lander run").await;
     run.cleanup().await;
 }
 
@@ -226,22 +210,13 @@ async fn survives_sigkill_at_random_instants_exactly_once() {
     })
     .await
     .expect("join");
-    for t in Topic::ALL {
-        let topic = run.topic(t);
-        let kafka = tokio::task::block_in_place(|| run.kafka_records(&topic));
-        let bronze = bronze_rows(&run.read_dir(&format!("bronze/{topic}")).await);
-        let kafka_keys: BTreeSet<_> = kafka.keys().copied().collect();
-        let bronze_keys: BTreeSet<_> = bronze.keys().copied().collect();
-        assert_eq!(
-            kafka_keys, bronze_keys,
-            "{topic}: every offset exactly once after crashes"
-        );
-        let staging = run.read_dir("bronze/_staging").await;
-        assert!(
-            staging.is_empty(),
-            "no committed-looking leftovers in staging"
-        );
-    }
+    run.assert_exactly_once(&format!("after {kills} SIGKILLs"))
+        .await;
+    let staging = run.read_dir("bronze/_staging").await;
+    assert!(
+        staging.is_empty(),
+        "no committed-looking leftovers in staging"
+    );
     for round in 0..kills {
         let _ = std::fs::remove_file(
             std::env::temp_dir().join(format!("{}crash-{round}.log", run.prefix)),

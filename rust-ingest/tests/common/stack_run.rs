@@ -278,6 +278,14 @@ impl Run {
                 kafka_keys.len(),
                 bronze_keys.len()
             );
+            for (key, value) in &kafka {
+                let value = value.as_deref().expect("a value");
+                assert_eq!(
+                    bronze[key],
+                    ts_and_session(value),
+                    "{context}: {topic} {key:?}: bronze holds the record's own ts and sessionId"
+                );
+            }
         }
     }
 
