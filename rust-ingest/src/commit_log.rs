@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use soundlake_core::lake::{LakeError, LakeErrorKind, LakeStore};
 use tracing::{info, warn};
@@ -33,6 +34,10 @@ use crate::parquet_writer::{StagedFile, BRONZE};
 pub const FORMAT: u32 = 1;
 /// A checkpoint is written after every this many entries.
 pub const CHECKPOINT_EVERY: u64 = 100;
+
+/// Renames of one commit sent to the lake at the same time (each is a NameNode round trip, and
+/// a backfill's flush publishes hundreds of files).
+const PUBLISH_CONCURRENCY: usize = 16;
 
 const COMMITS: &str = "bronze/_commits";
 const STAGING: &str = "bronze/_staging";
@@ -523,30 +528,44 @@ impl CommitLog {
         Ok(())
     }
 
-    /// Renames an entry's files into place; files already there count as done. Returns how
-    /// many this call renamed.
+    /// Renames an entry's files into place, [`PUBLISH_CONCURRENCY`] at a time (the entry is
+    /// durable already, so their order does not matter); files already there count as done.
+    /// Returns how many this call renamed.
     async fn publish(&self, entry: &CommitEntry) -> Result<usize, CommitError> {
         let mut renamed = 0;
-        for file in &entry.files {
-            match self.store.rename_no_replace(&file.staged, &file.path).await {
-                Ok(()) => renamed += 1,
-                Err(err) if err.kind() == LakeErrorKind::NotFound => {
-                    if !self.store.exists(&file.path).await? {
-                        return Err(CommitError::MissingFile {
-                            staged: self.store.url_of(&file.staged),
-                            path: self.store.url_of(&file.path),
-                        });
-                    }
+        for chunk in entry.files.chunks(PUBLISH_CONCURRENCY) {
+            let renames: Vec<_> = chunk.iter().map(|file| self.publish_file(file)).collect();
+            for outcome in join_all(renames).await {
+                if outcome? {
+                    renamed += 1;
                 }
-                Err(err) if err.kind() == LakeErrorKind::AlreadyExists => {
-                    // Both names exist: a local rename (link, then unlink) was interrupted, or
-                    // another writer's recovery raced this one. The target is the file.
-                    self.store.delete(&file.staged, false).await?;
-                }
-                Err(err) => return Err(err.into()),
             }
         }
         Ok(renamed)
+    }
+
+    /// Renames one file into place: `true` if this call renamed it, `false` if it was there.
+    async fn publish_file(&self, file: &CommittedFile) -> Result<bool, CommitError> {
+        match self.store.rename_no_replace(&file.staged, &file.path).await {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == LakeErrorKind::NotFound => {
+                if self.store.exists(&file.path).await? {
+                    Ok(false)
+                } else {
+                    Err(CommitError::MissingFile {
+                        staged: self.store.url_of(&file.staged),
+                        path: self.store.url_of(&file.path),
+                    })
+                }
+            }
+            Err(err) if err.kind() == LakeErrorKind::AlreadyExists => {
+                // Both names exist: a local rename (link, then unlink) was interrupted, or
+                // another writer's recovery raced this one. The target is the file.
+                self.store.delete(&file.staged, false).await?;
+                Ok(false)
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     async fn read_entry(&self, seq: u64) -> Result<Option<CommitEntry>, CommitError> {
