@@ -356,8 +356,9 @@ impl RowWriter<'_> {
         self.set_variable(index, value.as_bytes(), true)
     }
 
-    /// Sets a Utf8 column from bytes the caller has found to be UTF-8 (the decoder checks a
-    /// record's whole body at once). Arrow checks the column again when the batch is finished.
+    /// Sets a Utf8 column from bytes the caller has found to be UTF-8 (the decoder checks
+    /// ASCII values inline, others with `from_utf8`). Arrow checks the column again when the
+    /// batch is finished.
     pub(crate) fn set_checked_utf8(
         &mut self,
         index: usize,
