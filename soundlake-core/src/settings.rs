@@ -37,11 +37,10 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, SettingsError> {
 /// The address to serve `/metrics` on: `value` as HOST:PORT, or None for `none` (any case).
 /// `example` (the service's default) is shown when `value` is neither.
 pub fn metrics_addr(value: &str, example: &str) -> Result<Option<SocketAddr>, SettingsError> {
-    if value.trim().eq_ignore_ascii_case(NO_METRICS) {
+    if value.eq_ignore_ascii_case(NO_METRICS) {
         return Ok(None);
     }
     value
-        .trim()
         .parse()
         .map(Some)
         .map_err(|e: std::net::AddrParseError| SettingsError::MetricsAddr {
