@@ -7,16 +7,18 @@
 
 use std::collections::BTreeMap;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use soundlake_core::lake::{LakeError, LakeFileWriter, LakeStore};
 
 use crate::batch_builder::OffsetSpan;
+use crate::schema::{EVENT_TIME_FIELD, KAFKA_OFFSET};
 
 /// How Parquet files are encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,11 +101,7 @@ impl BronzeFileWriter {
             source,
         };
         let level = ZstdLevel::try_new(options.zstd_level).map_err(parquet_error)?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_bytes(Some(options.row_group_bytes))
-            .set_created_by(format!("soundlake-ingest {}", env!("CARGO_PKG_VERSION")))
-            .build();
+        let properties = writer_properties(&schema, level, options.row_group_bytes);
         let writer =
             ArrowWriter::try_new(Vec::new(), schema, Some(properties)).map_err(parquet_error)?;
         let out = store.create(staged_path).await?;
@@ -188,6 +186,37 @@ impl BronzeFileWriter {
             source,
         }
     }
+}
+
+/// Columns whose values are (nearly) all distinct and close to the previous one: a dictionary
+/// only costs hashing every value, and DELTA_BINARY_PACKED stores the small differences.
+const DELTA_COLUMNS: [&str; 2] = [EVENT_TIME_FIELD, KAFKA_OFFSET];
+
+/// How bronze Parquet is encoded: zstd; delta encoding for [`DELTA_COLUMNS`]; dictionaries for
+/// the rest; min/max statistics for every column but strings and bytes. Bronze is read by
+/// partition folder, then by `_ingested_at` and offsets, never filtered on a string's
+/// min/max, and comparing every string value to the page's bounds took ≈ 20 % of the
+/// encoding time (docs/benchmarks.md).
+fn writer_properties(
+    schema: &SchemaRef,
+    level: ZstdLevel,
+    row_group_bytes: usize,
+) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_bytes(Some(row_group_bytes))
+        .set_created_by(format!("soundlake-ingest {}", env!("CARGO_PKG_VERSION")));
+    for field in schema.fields() {
+        let path = ColumnPath::from(field.name().as_str());
+        if DELTA_COLUMNS.contains(&field.name().as_str()) {
+            builder = builder
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+        } else if matches!(field.data_type(), DataType::Utf8 | DataType::Binary) {
+            builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
+        }
+    }
+    builder.build()
 }
 
 /// The lake path of a bronze data file: `bronze/<topic>/<partition dir>/<name>`.

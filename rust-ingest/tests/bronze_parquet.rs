@@ -12,7 +12,7 @@ use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use common::{append_listen, listen_batches, LocalLake};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding, Type};
 use soundlake_core::lake::{LakeStore, LakeUrl};
 use soundlake_ingest::commit_log::{CommitLog, CommittedFile, OffsetRange, PendingCommit};
 use soundlake_ingest::parquet_writer::{
@@ -121,10 +121,43 @@ async fn check(store: &LakeStore, paths: &[String]) {
         );
         for row_group in metadata.row_groups() {
             for column in row_group.columns() {
+                let name = column.column_path().string();
                 assert!(
                     matches!(column.compression(), Compression::ZSTD(_)),
                     "{path}"
                 );
+                // ts and offsets: delta-encoded, no dictionary; the rest: dictionaries.
+                let delta = name == "ts" || name == "_kafka_offset";
+                assert_eq!(
+                    column
+                        .encodings()
+                        .any(|e| e == Encoding::DELTA_BINARY_PACKED),
+                    delta,
+                    "{path} {name}: {:?}",
+                    column.encodings().collect::<Vec<_>>()
+                );
+                assert_eq!(
+                    column.dictionary_page_offset().is_some(),
+                    !delta,
+                    "{path} {name}"
+                );
+                // Statistics for every column but strings (never filtered on in bronze); a
+                // column of nulls only has no bounds.
+                let stats = column.statistics();
+                if column.column_descr().physical_type() == Type::BYTE_ARRAY {
+                    assert!(
+                        stats.is_none_or(|s| s.min_bytes_opt().is_none()),
+                        "{path} {name}: string bounds"
+                    );
+                } else {
+                    assert!(stats.is_some(), "{path} {name}: no statistics");
+                }
+                if name == "_kafka_offset" {
+                    assert!(
+                        stats.is_some_and(|s| s.min_bytes_opt().is_some()),
+                        "{path}: offset bounds"
+                    );
+                }
             }
         }
         let rows: i64 = metadata.row_groups().iter().map(|g| g.num_rows()).sum();
