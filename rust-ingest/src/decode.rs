@@ -720,6 +720,21 @@ fn skip(cursor: &mut Cursor<'_>, ty: &AvroType, depth: usize) -> Result<(), Deco
     Ok(())
 }
 
+/// Checks a value's size (at most `max_value_bytes`) and framing; returns the schema id of a
+/// value worth decoding.
+pub fn frame(value: Option<&[u8]>, max_value_bytes: usize) -> Result<u32, DecodeError> {
+    let value = value.ok_or(DecodeError::Empty)?;
+    if value.len() > max_value_bytes {
+        return Err(DecodeError::Oversized {
+            len: value.len(),
+            limit: max_value_bytes,
+        });
+    }
+    wire::parse(value)
+        .map(|f| f.schema_id)
+        .map_err(DecodeError::Wire)
+}
+
 /// Decodes framed values of one topic into its batches, with a cache of compiled plans by
 /// schema id. Plans are added by the caller (they may need the registry, which is async).
 pub struct TopicDecoder {
@@ -761,16 +776,7 @@ impl TopicDecoder {
 
     /// Checks size and framing; returns the schema id of a value worth decoding.
     pub fn frame(&self, value: Option<&[u8]>) -> Result<u32, DecodeError> {
-        let value = value.ok_or(DecodeError::Empty)?;
-        if value.len() > self.max_value_bytes {
-            return Err(DecodeError::Oversized {
-                len: value.len(),
-                limit: self.max_value_bytes,
-            });
-        }
-        wire::parse(value)
-            .map(|f| f.schema_id)
-            .map_err(DecodeError::Wire)
+        frame(value, self.max_value_bytes)
     }
 
     /// Decodes one value into `batches`. The plan of its schema id must have been added
@@ -802,7 +808,7 @@ impl TopicDecoder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use soundlake_core::event::Topic;
 
@@ -829,7 +835,7 @@ mod tests {
     }
 
     /// An auth event body in the reader schema's own layout.
-    fn auth_body(ts: i64, user: Option<i64>) -> Vec<u8> {
+    pub(crate) fn auth_body(ts: i64, user: Option<i64>) -> Vec<u8> {
         let mut b = Vec::new();
         zigzag(&mut b, ts);
         zigzag(&mut b, 42); // sessionId
@@ -864,7 +870,7 @@ mod tests {
         d
     }
 
-    fn framed(id: u32, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn framed(id: u32, body: &[u8]) -> Vec<u8> {
         let mut v = soundlake_core::wire::header(id).to_vec();
         v.extend_from_slice(body);
         v

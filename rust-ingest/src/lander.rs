@@ -2,9 +2,11 @@
 //! into quarantine), and at each flush writes the files and commits them with their offset
 //! ranges in one commit-log entry (see `DESIGN-exactly-once.md`).
 //!
-//! Threading: one thread polls the consumer and decodes records into column buffers; a flush
-//! hands the buffers to a task on a small tokio runtime that encodes, writes and commits them
-//! (`flush`) while the poll loop fills fresh buffers. At most one flush is in flight. On
+//! Threading: one thread polls the consumer and hands the records to decode threads
+//! (`decode_worker`), which decode them into column buffers; a flush takes the buffers from the
+//! decode threads and hands them to a task on a small tokio runtime that encodes, writes and
+//! commits them (`flush`) while the decode threads fill fresh buffers. At most
+//! [`MAX_IN_FLIGHT`] flushes are in flight. On
 //! assignment and revocation (inside `poll`) the callback first waits for the flush in flight
 //! to commit or fail; on assignment the commit log is then recovered and every assigned
 //! partition starts at the log's next offset; on revocation everything still buffered is
@@ -28,15 +30,16 @@ use soundlake_core::schema_registry::{SchemaError, SchemaSource};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{oneshot, Mutex, Semaphore};
 use tokio::task::JoinHandle;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::batch_builder::{KafkaMeta, PartitionedBatches};
 use crate::commit_log::{CommitError, CommitLog, OffsetRange};
 use crate::config::{table_of, Config};
-use crate::decode::TopicDecoder;
+use crate::decode::{self, TopicDecoder};
+use crate::decode_worker::{DecodeWorkers, PendingCounts, TopicInput};
 use crate::flush::{FileNamer, FlushError, FlushItem, FlushJob, Flushed, MAX_IN_FLIGHT};
 use crate::parquet_writer::WriteError;
-use crate::quarantine::{quarantine_schema, QuarantineBuffer, QuarantinedRecord};
+use crate::quarantine::quarantine_schema;
 use crate::schema::BronzeSchema;
 use crate::stats::{LanderMetrics, Stats};
 
@@ -205,27 +208,18 @@ fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One Kafka topic's decoder and buffers.
+/// What the poll loop keeps of one Kafka topic (its decoder and buffers are on a decode
+/// thread).
 struct TopicState {
     name: String,
-    decoder: TopicDecoder,
-    batches: PartitionedBatches,
-    quarantine: QuarantineBuffer,
+    /// The writer schema ids already handed to the decode thread.
+    known_ids: BTreeSet<u32>,
     /// Per Kafka partition: `[from, to)` consumed since the last flush started.
     ranges: BTreeMap<i32, (i64, i64)>,
     /// Per Kafka partition: where the last flush in flight ends (the log has not got it yet).
     flushing_to: BTreeMap<i32, i64>,
     /// Records read from Kafka since the start.
     consumed: u64,
-    /// Buffered records, counted in the stats when their commit succeeds.
-    pending: PendingCounts,
-}
-
-/// Records of a topic waiting for their commit.
-#[derive(Default)]
-struct PendingCounts {
-    landed: u64,
-    quarantined: BTreeMap<&'static str, u64>,
 }
 
 /// What the poll loop needs to decode a record, besides the topic's state.
@@ -240,6 +234,8 @@ struct RecordContext<'a> {
 /// The topics' buffers since the last flush started.
 struct Buffers {
     topics: Vec<TopicState>,
+    workers: DecodeWorkers,
+    max_value_bytes: usize,
     first_buffered: Option<Instant>,
 }
 
@@ -250,29 +246,30 @@ impl Buffers {
 
     /// Rows and bytes buffered (estimate).
     fn size(&self) -> (u64, u64) {
-        self.topics.iter().fold((0, 0), |(rows, bytes), s| {
-            (
-                rows + (s.batches.rows() + s.quarantine.len()) as u64,
-                bytes + (s.batches.buffered_bytes() + s.quarantine.buffered_bytes()) as u64,
-            )
-        })
+        self.workers.size()
     }
 
-    /// Decodes one record into its topic's buffers (or its quarantine).
-    fn handle(&mut self, ctx: &RecordContext<'_>, message: &BorrowedMessage<'_>) {
+    /// Hands one record to its topic's decode thread (which decodes it into the topic's
+    /// buffers or its quarantine).
+    fn handle(
+        &mut self,
+        ctx: &RecordContext<'_>,
+        message: &BorrowedMessage<'_>,
+    ) -> Result<(), LanderError> {
         let topic = message.topic();
-        let Some(state) = self.topics.iter_mut().find(|t| t.name == topic) else {
-            return;
+        let Some(index) = self.topics.iter().position(|t| t.name == topic) else {
+            return Ok(());
         };
+        let state = &mut self.topics[index];
         let (partition, offset) = (message.partition(), message.offset());
         let from = if let Some(&(from, to)) = state.ranges.get(&partition) {
             if offset < to {
-                return; // delivered twice
+                return Ok(()); // delivered twice
             }
             from
         } else if let Some(&to) = state.flushing_to.get(&partition) {
             if offset < to {
-                return; // in the flush in flight
+                return Ok(()); // in the flush in flight
             }
             to
         } else {
@@ -280,7 +277,7 @@ impl Buffers {
                 .rt
                 .block_on(async { ctx.shared.log.lock().await.next_offset(topic, partition) });
             match logged {
-                Some(next) if offset < next => return, // committed already
+                Some(next) if offset < next => return Ok(()), // committed already
                 Some(next) => next,
                 None => offset,
             }
@@ -288,57 +285,42 @@ impl Buffers {
         state.consumed += 1;
         let value = message.payload();
         // Resolve a new schema id first (the registry is async; a registry outage waits).
-        if let Ok(id) = state.decoder.frame(value) {
-            if !state.decoder.knows(id) {
+        if let Ok(id) = decode::frame(value, self.max_value_bytes) {
+            if state.known_ids.insert(id) {
                 let writer = resolve_schema(ctx.rt, ctx.schemas, id, &ctx.shared.shutdown);
-                state
-                    .decoder
-                    .add_schema(id, writer.as_deref().map_err(Clone::clone));
+                self.workers.add_schema(index, id, writer);
             }
         }
-        let timestamp_ms = message.timestamp().to_millis();
         let meta = KafkaMeta {
             partition,
             offset,
-            timestamp_ms,
+            timestamp_ms: message.timestamp().to_millis(),
             schema_id: 0,
             ingested_at_us: ctx.now_us,
         };
-        match state.decoder.decode(value, &mut state.batches, &meta) {
-            Ok(()) => state.pending.landed += 1,
-            Err(err) => {
-                debug!(%topic, partition, offset, %err, "quarantined");
-                *state.pending.quarantined.entry(err.reason()).or_default() += 1;
-                state.quarantine.push(QuarantinedRecord {
-                    value: value.map(<[u8]>::to_vec),
-                    partition,
-                    offset,
-                    timestamp_ms,
-                    reason: err.reason(),
-                    detail: err.to_string(),
-                    ingested_at_us: meta.ingested_at_us,
-                });
-            }
-        }
+        self.workers
+            .push(index, &meta, value)
+            .map_err(|e| LanderError::Batch(e.to_string()))?;
         state.ranges.insert(partition, (from, offset + 1));
         self.first_buffered.get_or_insert_with(Instant::now);
+        Ok(())
     }
 
     /// Discards everything buffered (its offsets are read again from the log's positions).
-    fn drop_all(&mut self) {
+    fn drop_all(&mut self) -> Result<(), LanderError> {
         let partitions: usize = self.topics.iter().map(|t| t.ranges.len()).sum();
         if partitions > 0 {
             info!(partitions, "dropping unflushed records");
         }
+        self.workers
+            .drop_all()
+            .map_err(|e| LanderError::Batch(e.to_string()))?;
         for state in &mut self.topics {
-            // Finishing empties the builders; the batches are discarded.
-            drop(state.batches.finish_all());
-            state.quarantine.clear();
             state.ranges.clear();
             state.flushing_to.clear();
-            state.pending = PendingCounts::default();
         }
         self.first_buffered = None;
+        Ok(())
     }
 
     /// The consumed ranges of every partition, as the commit records them.
@@ -440,6 +422,7 @@ impl Lander {
             }
         }
         let mut topics = Vec::new();
+        let mut inputs = Vec::new();
         for name in &cfg.topics {
             let table = table_of(name).ok_or_else(|| LanderError::Kafka {
                 brokers: cfg.brokers.clone(),
@@ -449,17 +432,21 @@ impl Lander {
                 BronzeSchema::for_topic(table).map_err(|e| LanderError::Batch(e.to_string()))?,
             );
             let avsc: Arc<str> = crate::schema::embedded_avsc(table).into();
-            topics.push(TopicState {
+            inputs.push(TopicInput {
                 name: name.clone(),
                 decoder: TopicDecoder::new(Arc::clone(&bronze), avsc, cfg.max_value_bytes),
                 batches: PartitionedBatches::new(bronze),
-                quarantine: QuarantineBuffer::default(),
+            });
+            topics.push(TopicState {
+                name: name.clone(),
+                known_ids: BTreeSet::new(),
                 ranges: BTreeMap::new(),
                 flushing_to: BTreeMap::new(),
                 consumed: 0,
-                pending: PendingCounts::default(),
             });
         }
+        let workers = DecodeWorkers::start(inputs, cfg.decode_threads)
+            .map_err(|e| LanderError::Batch(e.to_string()))?;
         let shared = Arc::new(Shared {
             log: Arc::new(Mutex::new(log)),
             rt: rt.handle().clone(),
@@ -505,6 +492,7 @@ impl Lander {
             lake = %store.url(), schemas = %schemas.describe(), topics = ?cfg.topics,
             group = %cfg.group, writer = %cfg.writer_id, "lander started"
         );
+        let max_value_bytes = cfg.max_value_bytes;
         let namer = FileNamer {
             writer_id: cfg.writer_id.clone(),
             started_ms: now_us() / 1000,
@@ -519,6 +507,8 @@ impl Lander {
             schemas,
             buffers: Buffers {
                 topics,
+                workers,
+                max_value_bytes,
                 first_buffered: None,
             },
             in_flight: VecDeque::new(),
@@ -603,7 +593,7 @@ impl Lander {
                 let generation = self.shared.generation.load(Ordering::SeqCst);
                 if generation != self.generation {
                     self.generation = generation;
-                    self.buffers.drop_all();
+                    self.buffers.drop_all()?;
                 }
                 if self.shared.fatal.get().is_some() {
                     continue;
@@ -616,7 +606,7 @@ impl Lander {
                             shared: &self.shared,
                             now_us: self.now_us,
                         };
-                        self.buffers.handle(&ctx, &message);
+                        self.buffers.handle(&ctx, &message)?;
                         true
                     }
                     Some(Err(KafkaError::PartitionEOF(_))) | None => false,
@@ -633,6 +623,11 @@ impl Lander {
             }
             self.unchecked = 0;
             self.now_us = now_us();
+            // A quiet stream's records do not wait for a full chunk.
+            self.buffers
+                .workers
+                .send_pending()
+                .map_err(|e| LanderError::Batch(e.to_string()))?;
             while self.in_flight.front().is_some_and(|f| f.task.is_finished()) {
                 self.settle_oldest()?;
             }
@@ -684,41 +679,41 @@ impl Lander {
             return Ok(());
         }
         let ranges = self.buffers.ranges();
+        let drained = self
+            .buffers
+            .workers
+            .drain()
+            .map_err(|e| LanderError::Batch(e.to_string()))?;
         let mut items = Vec::new();
         let mut pending = Vec::with_capacity(self.buffers.topics.len());
-        for (topic_index, state) in self.buffers.topics.iter_mut().enumerate() {
-            for finished in state
-                .batches
-                .finish_all()
-                .map_err(|e| LanderError::Batch(e.to_string()))?
-            {
+        for topic in drained {
+            let name = &self.buffers.topics[topic.topic_index].name;
+            for finished in topic.batches {
                 items.push(FlushItem {
-                    topic_index,
-                    topic: state.name.clone(),
-                    schema: state.batches.schema().arrow_schema(),
+                    topic_index: topic.topic_index,
+                    topic: name.clone(),
+                    schema: Arc::clone(&topic.schema),
                     batch: finished.batch,
                     spans: finished.spans,
                     dir: Some(finished.key.dir()),
                 });
             }
-            if !state.quarantine.is_empty() {
+            if let Some((batch, spans)) = topic.quarantine {
                 items.push(FlushItem {
-                    topic_index,
-                    topic: state.name.clone(),
+                    topic_index: topic.topic_index,
+                    topic: name.clone(),
                     schema: quarantine_schema(),
-                    batch: state
-                        .quarantine
-                        .to_batch(&state.name)
-                        .map_err(|e| LanderError::Batch(e.to_string()))?,
-                    spans: state.quarantine.spans(),
+                    batch,
+                    spans,
                     dir: None,
                 });
-                state.quarantine.clear();
             }
+            pending.push(topic.pending);
+        }
+        for state in &mut self.buffers.topics {
             for (partition, (_, to)) in std::mem::take(&mut state.ranges) {
                 state.flushing_to.insert(partition, to);
             }
-            pending.push(std::mem::take(&mut state.pending));
         }
         self.buffers.first_buffered = None;
         let kinds = items
@@ -800,7 +795,7 @@ impl Lander {
                     }
                 }
                 self.next_turn = None;
-                self.reset_to_log();
+                self.reset_to_log()?;
             }
             Err(FlushError::Write(err)) => return Err(LanderError::Write(err)),
         }
@@ -843,8 +838,8 @@ impl Lander {
     }
 
     /// After a fenced or ambiguous commit: recover, drop everything, seek to the log.
-    fn reset_to_log(&mut self) {
-        self.buffers.drop_all();
+    fn reset_to_log(&mut self) -> Result<(), LanderError> {
+        self.buffers.drop_all()?;
         let assigned: Vec<(String, i32)> = lock(&self.shared.assigned).iter().cloned().collect();
         let positions = self.shared.recover_with_backoff(&assigned);
         for ((topic, partition), next) in assigned.iter().zip(positions) {
@@ -854,6 +849,7 @@ impl Lander {
                     .set_fatal(format!("cannot seek {topic}[{partition}]: {err}"));
             }
         }
+        Ok(())
     }
 
     fn commit_kafka(&self, ranges: &[OffsetRange]) {

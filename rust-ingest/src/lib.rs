@@ -7,7 +7,8 @@
 //! - [`commit_log`]: the `bronze/_commits/` log that makes landing exactly once
 //!   (see `DESIGN-exactly-once.md`).
 //! - [`decode`]: Avro (Confluent wire format) straight into the column builders;
-//!   [`decode_check`]: its promises checked on any input (fuzz target, property test).
+//!   [`decode_check`]: its promises checked on any input (fuzz target, property test);
+//!   [`decode_worker`]: the threads that decode while the consumer polls.
 //! - [`quarantine`]: records that cannot be landed, with their reason.
 //! - [`lander`]: the consumer loop; [`flush`]: one flush's files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
 
@@ -16,6 +17,7 @@ pub mod commit_log;
 pub mod config;
 pub mod decode;
 pub mod decode_check;
+pub mod decode_worker;
 pub mod flush;
 pub mod lander;
 pub mod parquet_writer;

@@ -13,14 +13,6 @@ use soundlake_ingest::stats::LanderMetrics;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
 
-/// jemalloc, built unprefixed, is the allocator of the whole process: also of librdkafka and
-/// zstd (C), not only of Rust. With glibc's malloc, librdkafka's fetch thread allocates every
-/// message and the poll thread frees it, so the two fought over one malloc arena's lock
-/// (≈ 15 000 futex sleeps in one 3.7 M-record backfill); jemalloc's thread caches hand freed
-/// memory back in batches. docs/benchmarks.md has the measurements.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
