@@ -926,6 +926,12 @@ fn create_consumer(
         // fetches again (its default, 1 s, left the lander idle two thirds of the time on a
         // backlog: docs/benchmarks.md).
         .set("fetch.queue.backoff.ms", "20")
+        // librdkafka prefetches until a partition has 100 000 messages or the queue 64 MiB by
+        // default: at peak that was ≈ 125 MB of the lander's heap (decompressed message sets
+        // and one op per message). 20 000 and 16 MiB keep the decode threads just as busy
+        // (docs/benchmarks.md).
+        .set("queued.min.messages", "20000")
+        .set("queued.max.messages.kbytes", "16384")
         .set(
             "statistics.interval.ms",
             GAUGE_INTERVAL.as_millis().to_string(),

@@ -197,7 +197,7 @@ const DELTA_COLUMNS: [&str; 2] = [EVENT_TIME_FIELD, KAFKA_OFFSET];
 /// partition folder, then by `_ingested_at` and offsets, never filtered on a string's
 /// min/max, and comparing every string value to the page's bounds took ≈ 20 % of the
 /// encoding time (docs/benchmarks.md).
-fn writer_properties(
+pub fn writer_properties(
     schema: &SchemaRef,
     level: ZstdLevel,
     row_group_bytes: usize,
