@@ -20,7 +20,7 @@ use parquet::file::properties::WriterProperties;
 use soundlake_ingest::parquet_writer::{writer_properties, ParquetOptions};
 
 /// The writer properties of a batch.
-type Properties = dyn Fn(&RecordBatch) -> WriterProperties;
+type Properties<'a> = dyn Fn(&RecordBatch) -> WriterProperties + 'a;
 
 /// Encodes bronze batches with the lander's settings and with the crate's defaults.
 #[derive(Debug, Parser)]
@@ -62,7 +62,7 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     println!("{} files, {rows} rows", files.len());
     let options = ParquetOptions::default();
     let level = ZstdLevel::try_new(options.zstd_level)?;
-    let settings: [(&str, &Properties); 2] = [
+    let settings: [(&str, &Properties<'_>); 2] = [
         ("parquet crate defaults", &|_| {
             WriterProperties::builder()
                 .set_compression(Compression::ZSTD(level))
@@ -96,7 +96,7 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
 /// Encodes every batch into its own in-memory file; returns the time and the bytes.
 fn encode(
     batches: &[RecordBatch],
-    properties: &Properties,
+    properties: &Properties<'_>,
 ) -> Result<(Duration, usize), parquet::errors::ParquetError> {
     let started = Instant::now();
     let mut bytes = 0;
