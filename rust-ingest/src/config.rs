@@ -55,7 +55,7 @@ pub struct Cli {
     /// instance [default: ingest-<hostname>].
     #[arg(long, env = "SOUNDLAKE_INGEST_WRITER_ID")]
     pub writer_id: Option<String>,
-    /// Flush once the buffered data reaches this many bytes [default: 32 MiB] (one buffer fills
+    /// Flush once the buffered data reaches this many bytes [default: 40 MiB] (one buffer fills
     /// while two earlier ones are written: count three times this for memory).
     #[arg(long, value_name = "BYTES")]
     pub max_file_bytes: Option<u64>,

@@ -53,7 +53,7 @@ pub struct RollPolicy {
 impl Default for RollPolicy {
     fn default() -> Self {
         Self {
-            max_file_bytes: 32 * 1024 * 1024,
+            max_file_bytes: 40 * 1024 * 1024,
             max_rows: 5_000_000,
         }
     }
