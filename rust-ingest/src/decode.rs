@@ -759,11 +759,6 @@ impl TopicDecoder {
         &self.bronze
     }
 
-    /// Whether the plan (or the failure) of `id` is known.
-    pub fn knows(&self, id: u32) -> bool {
-        self.plans.contains_key(&id)
-    }
-
     /// Adds the writer schema of `id`, or the reason it cannot be had (quarantines its records).
     pub fn add_schema(&mut self, id: u32, writer: Result<&str, String>) {
         let plan = match writer {
