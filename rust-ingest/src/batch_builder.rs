@@ -138,10 +138,26 @@ pub struct OffsetSpan {
 }
 
 impl OffsetSpan {
-    fn add(&mut self, offset: i64) {
+    /// The span of one offset.
+    pub(crate) fn at(offset: i64) -> Self {
+        Self {
+            first_offset: offset,
+            last_offset: offset,
+            rows: 1,
+        }
+    }
+
+    pub(crate) fn add(&mut self, offset: i64) {
         self.first_offset = self.first_offset.min(offset);
         self.last_offset = self.last_offset.max(offset);
         self.rows += 1;
+    }
+
+    /// Takes in the rows of `other` (of the same Kafka partition).
+    pub(crate) fn absorb(&mut self, other: &OffsetSpan) {
+        self.first_offset = self.first_offset.min(other.first_offset);
+        self.last_offset = self.last_offset.max(other.last_offset);
+        self.rows += other.rows;
     }
 }
 
@@ -410,12 +426,8 @@ impl RowWriter<'_> {
         batch
             .spans
             .entry(meta.partition)
-            .or_insert(OffsetSpan {
-                first_offset: meta.offset,
-                last_offset: meta.offset,
-                rows: 0,
-            })
-            .add(meta.offset);
+            .and_modify(|span| span.add(meta.offset))
+            .or_insert_with(|| OffsetSpan::at(meta.offset));
         self.finished = true;
         Ok(())
     }
@@ -497,6 +509,11 @@ impl PartitionedBatches {
         let mut row = builder.row();
         row.set_i64(ts, ts_ms)?;
         Ok(row)
+    }
+
+    /// The partition of the last row started.
+    pub fn last_key(&self) -> Option<PartitionKey> {
+        self.last_hour.map(|(_, key)| key)
     }
 
     /// Rows buffered in all partitions.

@@ -20,6 +20,7 @@ use tracing::debug;
 
 use crate::batch_builder::{FinishedBatch, KafkaMeta, OffsetSpan, PartitionedBatches};
 use crate::decode::TopicDecoder;
+use crate::hold_back::{self, MetaColumns, Tails};
 use crate::quarantine::{QuarantineBuffer, QuarantinedRecord};
 
 /// Records per chunk sent to a worker.
@@ -45,6 +46,9 @@ pub struct Drained {
     /// The quarantined records, with the offsets they cover.
     pub quarantine: Option<(RecordBatch, BTreeMap<i32, OffsetSpan>)>,
     pub pending: PendingCounts,
+    /// Per Kafka partition: the first offset held back for the next flush (none: everything
+    /// up to the last record pushed is in this one). See [`hold_back`].
+    pub held_from: BTreeMap<i32, i64>,
 }
 
 /// A worker stopped (it panicked, or could not finish a batch).
@@ -81,7 +85,10 @@ struct Chunk {
 
 enum Command {
     Chunk(Chunk),
-    Drain(SyncSender<Result<Vec<Drained>, WorkerError>>),
+    Drain {
+        hold_back: bool,
+        reply: SyncSender<Result<Vec<Drained>, WorkerError>>,
+    },
     Drop,
 }
 
@@ -93,6 +100,10 @@ struct TopicBuffers {
     batches: PartitionedBatches,
     quarantine: QuarantineBuffer,
     pending: PendingCounts,
+    /// Where each Kafka partition's records of each hour start (for holding back).
+    tails: Tails,
+    /// Rows held back by the last flush, for the next.
+    held: Vec<FinishedBatch>,
 }
 
 /// The rows and bytes a worker buffers, for the poll loop's rolling checks.
@@ -137,6 +148,8 @@ impl DecodeWorkers {
                 batches: topic.batches,
                 quarantine: QuarantineBuffer::default(),
                 pending: PendingCounts::default(),
+                tails: Tails::default(),
+                held: Vec::new(),
             });
         }
         let mut workers = Vec::with_capacity(threads);
@@ -213,13 +226,17 @@ impl DecodeWorkers {
     }
 
     /// Everything pushed so far, decoded, per topic (in topic order); the buffers are empty
-    /// afterwards.
-    pub fn drain(&mut self) -> Result<Vec<Drained>, WorkerError> {
+    /// afterwards. With `hold_back`, each topic may keep the rows of its newest hour (a suffix
+    /// of offsets per Kafka partition, named by [`Drained::held_from`]) for the next drain.
+    pub fn drain(&mut self, hold_back: bool) -> Result<Vec<Drained>, WorkerError> {
         let mut replies = Vec::with_capacity(self.workers.len());
         for worker in &mut self.workers {
             worker.send_chunk()?;
             let (tx, rx) = mpsc::sync_channel(1);
-            worker.send(Command::Drain(tx))?;
+            worker.send(Command::Drain {
+                hold_back,
+                reply: tx,
+            })?;
             replies.push(rx);
         }
         let mut drained = Vec::new();
@@ -294,9 +311,9 @@ impl WorkerState {
         while let Ok(command) = rx.recv() {
             match command {
                 Command::Chunk(chunk) => self.decode(&chunk),
-                Command::Drain(reply) => {
+                Command::Drain { hold_back, reply } => {
                     // The lander waits for the reply; if it is gone, so is the work.
-                    let _ = reply.send(self.drain());
+                    let _ = reply.send(self.drain(hold_back));
                 }
                 Command::Drop => self.drop_all(),
             }
@@ -330,13 +347,14 @@ impl WorkerState {
         }
     }
 
-    fn drain(&mut self) -> Result<Vec<Drained>, WorkerError> {
+    fn drain(&mut self, hold_back: bool) -> Result<Vec<Drained>, WorkerError> {
         let mut out = Vec::with_capacity(self.topics.len());
         for t in &mut self.topics {
-            let batches = t
-                .batches
-                .finish_all()
-                .map_err(|e| WorkerError(e.to_string()))?;
+            let Finished {
+                batches,
+                held_from,
+                held_rows,
+            } = t.finish(hold_back)?;
             let quarantine = if t.quarantine.is_empty() {
                 None
             } else {
@@ -348,12 +366,17 @@ impl WorkerState {
                 t.quarantine.clear();
                 Some((batch, spans))
             };
+            let mut pending = std::mem::take(&mut t.pending);
+            // The held rows are counted when the flush that writes them commits.
+            pending.landed -= held_rows as u64;
+            t.pending.landed = held_rows as u64;
             out.push(Drained {
                 topic_index: t.index,
                 schema: t.batches.schema().arrow_schema(),
                 batches,
                 quarantine,
-                pending: std::mem::take(&mut t.pending),
+                pending,
+                held_from,
             });
         }
         Ok(out)
@@ -363,6 +386,8 @@ impl WorkerState {
         for t in &mut self.topics {
             // Finishing empties the builders; the batches are discarded.
             drop(t.batches.finish_all());
+            t.held.clear();
+            t.tails.clear();
             t.quarantine.clear();
             t.pending = PendingCounts::default();
         }
@@ -370,9 +395,12 @@ impl WorkerState {
 
     fn publish_size(&self) {
         let (rows, bytes) = self.topics.iter().fold((0, 0), |(rows, bytes), t| {
+            let (held_rows, held_bytes) = t.held.iter().fold((0, 0), |(r, b), h| {
+                (r + h.batch.num_rows(), b + h.batch.get_array_memory_size())
+            });
             (
-                rows + t.batches.rows() + t.quarantine.len(),
-                bytes + t.batches.buffered_bytes() + t.quarantine.buffered_bytes(),
+                rows + t.batches.rows() + t.quarantine.len() + held_rows,
+                bytes + t.batches.buffered_bytes() + t.quarantine.buffered_bytes() + held_bytes,
             )
         });
         self.size.rows.store(rows as u64, Ordering::Relaxed);
@@ -391,8 +419,14 @@ impl TopicBuffers {
             ingested_at_us: record.ingested_at_us,
         };
         match self.decoder.decode(value, &mut self.batches, &meta) {
-            Ok(()) => self.pending.landed += 1,
+            Ok(()) => {
+                self.pending.landed += 1;
+                if let Some(key) = self.batches.last_key() {
+                    self.tails.landed(record.partition, key, record.offset);
+                }
+            }
             Err(err) => {
+                self.tails.quarantined(record.partition);
                 debug!(topic = %self.name, record.partition, record.offset, %err, "quarantined");
                 *self.pending.quarantined.entry(err.reason()).or_default() += 1;
                 self.quarantine.push(QuarantinedRecord {
@@ -405,6 +439,65 @@ impl TopicBuffers {
                     ingested_at_us: record.ingested_at_us,
                 });
             }
+        }
+    }
+
+    /// The rows to flush (those held back by the last drain first), and with `hold_back`
+    /// where each Kafka partition's held-back rows start and how many rows that is.
+    fn finish(&mut self, hold_back: bool) -> Result<Finished, WorkerError> {
+        let arrow = |e: arrow::error::ArrowError| WorkerError(format!("{}: {e}", self.name));
+        let fresh = self
+            .batches
+            .finish_all()
+            .map_err(|e| WorkerError(e.to_string()))?;
+        let batches = hold_back::merge(std::mem::take(&mut self.held), fresh).map_err(arrow)?;
+        let rows: usize = batches.iter().map(|b| b.batch.num_rows()).sum();
+        // At most half the rows are held back (so every flush makes progress), give or take
+        // the offsets that are not rows (quarantined records, transaction markers).
+        let cuts = if hold_back {
+            self.tails.cuts(rows as u64 / 2)
+        } else {
+            None
+        };
+        let Some((from, cuts)) = cuts else {
+            self.tails.clear();
+            return Ok(Finished::all(batches));
+        };
+        let start = self.batches.schema().metadata_start();
+        let meta = MetaColumns {
+            partition: start,
+            offset: start + 1,
+        };
+        let split = hold_back::split(batches, from, &cuts, meta, rows * 3 / 4).map_err(arrow)?;
+        if split.held_rows == 0 {
+            self.tails.clear();
+            return Ok(Finished::all(split.flush));
+        }
+        self.tails.keep_from(&cuts);
+        self.held = split.held;
+        Ok(Finished {
+            batches: split.flush,
+            held_from: cuts,
+            held_rows: split.held_rows,
+        })
+    }
+}
+
+/// What a topic's drain flushes, and what it holds back.
+struct Finished {
+    batches: Vec<FinishedBatch>,
+    /// Per Kafka partition, the first offset held back.
+    held_from: BTreeMap<i32, i64>,
+    held_rows: usize,
+}
+
+impl Finished {
+    /// Everything, nothing held back.
+    fn all(batches: Vec<FinishedBatch>) -> Self {
+        Self {
+            batches,
+            held_from: BTreeMap::new(),
+            held_rows: 0,
         }
     }
 }
@@ -482,7 +575,7 @@ mod tests {
             .expect("push");
         w.push(2, &meta(1, 0), Some(&framed(ID + 1, &auth_body(T0, None))))
             .expect("push");
-        let drained = w.drain().expect("drain");
+        let drained = w.drain(false).expect("drain");
         assert_eq!(
             drained.iter().map(|d| d.topic_index).collect::<Vec<_>>(),
             [0, 1, 2]
@@ -502,10 +595,66 @@ mod tests {
             assert_eq!(drained[topic].pending.quarantined[reason], 1);
         }
         // Drained means empty.
-        let again = w.drain().expect("drain");
+        let again = w.drain(false).expect("drain");
         assert!(again
             .iter()
             .all(|d| d.batches.is_empty() && d.quarantine.is_none()));
+    }
+
+    #[test]
+    fn a_drain_for_size_holds_the_newest_hour_back_for_the_next() {
+        let mut w = workers();
+        // Topic 0, partitions 0 and 1: offsets 0..40 at one record every two minutes from T0
+        // (22:13:20 UTC), so over two hours.
+        const STEP: i64 = 120_000;
+        let hour_of = |offset: i64| (T0 + offset * STEP).div_euclid(3_600_000);
+        for partition in [0, 1] {
+            for offset in 0..40 {
+                let body = framed(ID, &auth_body(T0 + offset * STEP, Some(5)));
+                w.push(0, &meta(partition, offset), Some(&body))
+                    .expect("push");
+            }
+        }
+        let newest = hour_of(39);
+        let first_of_newest = (0..40).find(|o| hour_of(*o) == newest).expect("an hour");
+        assert!(first_of_newest > 0, "the records span two hours");
+        let drained = w.drain(true).expect("drain");
+        let topic = &drained[0];
+        assert_eq!(
+            topic.held_from,
+            BTreeMap::from([(0, first_of_newest), (1, first_of_newest)])
+        );
+        let flushed = offsets(topic);
+        assert_eq!(
+            flushed.len(),
+            2 * usize::try_from(first_of_newest).expect("small")
+        );
+        assert!(flushed.iter().all(|o| *o < first_of_newest));
+        assert_eq!(topic.pending.landed, flushed.len() as u64);
+        // The next drain (a final one) has the held rows first, then the new ones.
+        w.push(0, &meta(0, 40), Some(&good(40))).expect("push");
+        let drained = w.drain(false).expect("drain");
+        let topic = &drained[0];
+        assert!(topic.held_from.is_empty());
+        let mut expected: Vec<i64> = (first_of_newest..40).chain(first_of_newest..40).collect();
+        expected.push(40);
+        let mut got = offsets(topic);
+        got.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(got, expected);
+        assert_eq!(topic.pending.landed, expected.len() as u64);
+    }
+
+    #[test]
+    fn a_drain_for_age_holds_nothing_back() {
+        let mut w = workers();
+        for offset in 0..40 {
+            let body = framed(ID, &auth_body(T0 + offset * 120_000, Some(5)));
+            w.push(0, &meta(0, offset), Some(&body)).expect("push");
+        }
+        let drained = w.drain(false).expect("drain");
+        assert!(drained[0].held_from.is_empty());
+        assert_eq!(offsets(&drained[0]), (0..40).collect::<Vec<_>>());
     }
 
     #[test]
@@ -520,7 +669,7 @@ mod tests {
             w.push(0, &meta(0, offset), Some(&good(offset)))
                 .expect("push");
         }
-        let drained = w.drain().expect("drain");
+        let drained = w.drain(false).expect("drain");
         assert_eq!(offsets(&drained[0]), [10, 11, 12, 13, 14]);
         assert_eq!(drained[0].pending.landed, 5);
     }

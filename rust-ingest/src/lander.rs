@@ -323,19 +323,32 @@ impl Buffers {
         Ok(())
     }
 
-    /// The consumed ranges of every partition, as the commit records them.
-    fn ranges(&self) -> Vec<OffsetRange> {
-        self.topics
-            .iter()
-            .flat_map(|t| {
-                t.ranges.iter().map(|(partition, (from, to))| OffsetRange {
-                    topic: t.name.clone(),
-                    partition: *partition,
-                    from: *from,
-                    to: *to,
-                })
-            })
-            .collect()
+    /// The consumed ranges of every partition, as a flush commits them: up to where its rows
+    /// are held back (`held_from`, per topic and Kafka partition), if they are. What is held
+    /// back stays buffered, the start of the next flush's range; the rest is in flight.
+    fn take_ranges(&mut self, held_from: &[BTreeMap<i32, i64>]) -> Vec<OffsetRange> {
+        let mut ranges = Vec::new();
+        for (t, held) in self.topics.iter_mut().zip(held_from) {
+            for (partition, (from, to)) in std::mem::take(&mut t.ranges) {
+                let end = match held.get(&partition) {
+                    Some(&cut) => {
+                        t.ranges.insert(partition, (cut, to));
+                        cut
+                    }
+                    None => to,
+                };
+                if end > from {
+                    t.flushing_to.insert(partition, end);
+                    ranges.push(OffsetRange {
+                        topic: t.name.clone(),
+                        partition,
+                        from,
+                        to: end,
+                    });
+                }
+            }
+        }
+        ranges
     }
 
     /// The consumed position of a partition, if it has buffered records.
@@ -346,6 +359,15 @@ impl Buffers {
             .and_then(|t| t.ranges.get(&partition))
             .map(|(_, to)| *to)
     }
+}
+
+/// Why the buffers are flushed now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlushDue {
+    /// `--max-file-bytes` or `--max-rows` reached.
+    Size,
+    /// `--flush-interval` passed since the oldest buffered record.
+    Age,
 }
 
 /// The flush being written and committed while the poll loop goes on.
@@ -631,8 +653,10 @@ impl Lander {
             while self.in_flight.front().is_some_and(|f| f.task.is_finished()) {
                 self.settle_oldest()?;
             }
-            if self.should_flush() {
-                self.start_flush()?;
+            if let Some(due) = self.flush_due() {
+                // A flush for size keeps the newest hour back (hold_back.rs); one for age
+                // writes everything, so an idle stream's records do not wait for more.
+                self.start_flush(due == FlushDue::Size)?;
             }
             if self.last_gauges.elapsed() >= GAUGE_INTERVAL {
                 self.publish();
@@ -650,19 +674,19 @@ impl Lander {
         Ok(())
     }
 
-    fn should_flush(&self) -> bool {
-        let Some(first) = self.buffers.first_buffered else {
-            return false;
-        };
+    fn flush_due(&self) -> Option<FlushDue> {
+        let first = self.buffers.first_buffered?;
         let (rows, bytes) = self.buffers.size();
-        rows >= self.cfg.roll.max_rows
-            || bytes >= self.cfg.roll.max_file_bytes
-            || first.elapsed() >= self.cfg.flush_interval
+        if rows >= self.cfg.roll.max_rows || bytes >= self.cfg.roll.max_file_bytes {
+            Some(FlushDue::Size)
+        } else {
+            (first.elapsed() >= self.cfg.flush_interval).then_some(FlushDue::Age)
+        }
     }
 
     /// Writes and commits everything buffered, and waits for the commits.
     pub fn flush(&mut self) -> Result<(), LanderError> {
-        self.start_flush()?;
+        self.start_flush(false)?;
         while !self.in_flight.is_empty() {
             self.settle_oldest()?;
         }
@@ -670,20 +694,25 @@ impl Lander {
     }
 
     /// Hands everything buffered to a flush task (once fewer than [`MAX_IN_FLIGHT`] are in
-    /// flight) and goes on with empty buffers.
-    fn start_flush(&mut self) -> Result<(), LanderError> {
+    /// flight) and goes on with empty buffers, or with `hold_back` with the newest hour of each
+    /// topic (its offsets belong to the next flush's ranges).
+    fn start_flush(&mut self, hold_back: bool) -> Result<(), LanderError> {
         while self.in_flight.len() >= MAX_IN_FLIGHT {
             self.settle_oldest()?;
         }
         if self.buffers.is_empty() {
             return Ok(());
         }
-        let ranges = self.buffers.ranges();
         let drained = self
             .buffers
             .workers
-            .drain()
+            .drain(hold_back)
             .map_err(|e| LanderError::Batch(e.to_string()))?;
+        let mut held_from = vec![BTreeMap::new(); self.buffers.topics.len()];
+        for topic in &drained {
+            held_from[topic.topic_index].clone_from(&topic.held_from);
+        }
+        let ranges = self.buffers.take_ranges(&held_from);
         let mut items = Vec::new();
         let mut pending = Vec::with_capacity(self.buffers.topics.len());
         for topic in drained {
@@ -710,12 +739,12 @@ impl Lander {
             }
             pending.push(topic.pending);
         }
-        for state in &mut self.buffers.topics {
-            for (partition, (_, to)) in std::mem::take(&mut state.ranges) {
-                state.flushing_to.insert(partition, to);
-            }
+        // Held-back rows start their age afresh (a flush for age writes them at the latest).
+        let held = held_from.iter().any(|h| !h.is_empty());
+        self.buffers.first_buffered = held.then(Instant::now);
+        if ranges.is_empty() {
+            return Ok(()); // everything was held back (cannot happen: at most half is)
         }
-        self.buffers.first_buffered = None;
         let kinds = items
             .iter()
             .map(|i| (i.topic_index, i.dir.is_none()))

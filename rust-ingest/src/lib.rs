@@ -8,7 +8,8 @@
 //!   (see `DESIGN-exactly-once.md`).
 //! - [`decode`]: Avro (Confluent wire format) straight into the column builders;
 //!   [`decode_check`]: its promises checked on any input (fuzz target, property test);
-//!   [`decode_worker`]: the threads that decode while the consumer polls.
+//!   [`decode_worker`]: the threads that decode while the consumer polls;
+//!   [`hold_back`]: a flush for size keeps the newest hour back for the next one.
 //! - [`quarantine`]: records that cannot be landed, with their reason.
 //! - [`lander`]: the consumer loop; [`flush`]: one flush's files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
 
@@ -19,6 +20,7 @@ pub mod decode;
 pub mod decode_check;
 pub mod decode_worker;
 pub mod flush;
+pub mod hold_back;
 pub mod lander;
 pub mod parquet_writer;
 pub mod quarantine;

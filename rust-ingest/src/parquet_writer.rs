@@ -127,11 +127,7 @@ impl BronzeFileWriter {
         for (partition, span) in spans {
             self.spans
                 .entry(*partition)
-                .and_modify(|known| {
-                    known.first_offset = known.first_offset.min(span.first_offset);
-                    known.last_offset = known.last_offset.max(span.last_offset);
-                    known.rows += span.rows;
-                })
+                .and_modify(|known| known.absorb(span))
                 .or_insert(*span);
         }
         if self.writer.inner().len() >= self.spill_bytes {

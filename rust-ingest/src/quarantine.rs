@@ -92,14 +92,10 @@ impl QuarantineBuffer {
     pub fn spans(&self) -> BTreeMap<i32, OffsetSpan> {
         let mut spans: BTreeMap<i32, OffsetSpan> = BTreeMap::new();
         for r in &self.records {
-            let span = spans.entry(r.partition).or_insert(OffsetSpan {
-                first_offset: r.offset,
-                last_offset: r.offset,
-                rows: 0,
-            });
-            span.first_offset = span.first_offset.min(r.offset);
-            span.last_offset = span.last_offset.max(r.offset);
-            span.rows += 1;
+            spans
+                .entry(r.partition)
+                .and_modify(|span| span.add(r.offset))
+                .or_insert_with(|| OffsetSpan::at(r.offset));
         }
         spans
     }

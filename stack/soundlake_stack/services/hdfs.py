@@ -136,6 +136,13 @@ log4j.logger.org.apache.hadoop.util.NativeCodeLoader=ERROR
 log4j.logger.org.apache.hadoop.hdfs.StateChange=WARN
 log4j.logger.BlockStateChange=WARN
 log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem.audit=WARN
+# Lines per block (a DataNode's "Receiving", "PacketResponder", client trace and delete lines;
+# the NameNode's "COMMITTED but not COMPLETE" while a file closes): five or six per file, which
+# made a day of landings a 300-MB DataNode log and cost the daemons CPU (docs/benchmarks.md).
+log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode=WARN
+log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode.clienttrace=WARN
+log4j.logger.org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetAsyncDiskService=WARN
+log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem=WARN
 """
 
 
