@@ -237,6 +237,7 @@ impl BatchBuilder {
         RowWriter {
             batch: self,
             finished: false,
+            set: 0,
         }
     }
 
@@ -282,17 +283,27 @@ impl BatchBuilder {
 
     /// The column a row's value goes to (called for every value: the schema is only read to
     /// name a column in an error).
+    #[inline(always)]
     fn column(&mut self, index: usize) -> Result<&mut Column, BatchError> {
         match self.columns.get(index) {
             Some(column) if column.len() <= self.rows => Ok(&mut self.columns[index]),
-            Some(_) => Err(BatchError::AlreadySet {
+            _ => Err(self.column_error(index)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn column_error(&self, index: usize) -> BatchError {
+        if index < self.columns.len() {
+            BatchError::AlreadySet {
                 topic: self.schema.topic().to_owned(),
                 column: self.column_name(index),
-            }),
-            None => Err(BatchError::NoSuchColumn {
+            }
+        } else {
+            BatchError::NoSuchColumn {
                 topic: self.schema.topic().to_owned(),
                 index,
-            }),
+            }
         }
     }
 
@@ -304,6 +315,8 @@ impl BatchBuilder {
             .unwrap_or_default()
     }
 
+    #[cold]
+    #[inline(never)]
     fn wrong_type(&self, index: usize, given: &'static str) -> BatchError {
         let spec = &self.schema.columns()[index];
         BatchError::WrongType {
@@ -328,11 +341,15 @@ impl BatchBuilder {
 pub struct RowWriter<'a> {
     batch: &'a mut BatchBuilder,
     finished: bool,
+    /// Values set so far (each column takes one): when every event column has one, `finish`
+    /// need not look for unset ones.
+    set: usize,
 }
 
 macro_rules! setter {
     ($(#[$doc:meta])* $name:ident, $ty:ty, $given:literal, $($variant:ident)|+) => {
         $(#[$doc])*
+        #[inline(always)]
         pub fn $name(&mut self, index: usize, value: $ty) -> Result<(), BatchError> {
             let column = self.batch.column(index)?;
             match &mut column.values {
@@ -340,6 +357,7 @@ macro_rules! setter {
                 _ => return Err(self.batch.wrong_type(index, $given)),
             }
             column.push_valid();
+            self.set += 1;
             Ok(())
         }
     };
@@ -375,6 +393,7 @@ impl RowWriter<'_> {
     /// Sets a Utf8 column from bytes the caller has found to be UTF-8 (the decoder checks
     /// ASCII values inline, others with `from_utf8`). Arrow checks the column again when the
     /// batch is finished.
+    #[inline(always)]
     pub(crate) fn set_checked_utf8(
         &mut self,
         index: usize,
@@ -384,11 +403,13 @@ impl RowWriter<'_> {
     }
 
     /// Sets a Binary column.
+    #[inline(always)]
     pub fn set_bytes(&mut self, index: usize, value: &[u8]) -> Result<(), BatchError> {
         self.set_variable(index, value, false)
     }
 
     /// Sets a nullable column to null.
+    #[inline(always)]
     pub fn set_null(&mut self, index: usize) -> Result<(), BatchError> {
         if !self.batch.column(index)?.push_null() {
             return Err(BatchError::NotNullable {
@@ -396,6 +417,7 @@ impl RowWriter<'_> {
                 column: self.batch.column_name(index),
             });
         }
+        self.set += 1;
         Ok(())
     }
 
@@ -405,7 +427,8 @@ impl RowWriter<'_> {
         let batch = &mut *self.batch;
         let start = batch.schema.metadata_start();
         let rows = batch.rows;
-        for index in 0..start {
+        let unset = if self.set < start { 0..start } else { 0..0 };
+        for index in unset {
             if batch.columns[index].len() == rows && !batch.columns[index].push_null() {
                 return Err(BatchError::Missing {
                     topic: batch.schema.topic().to_owned(),
@@ -432,6 +455,7 @@ impl RowWriter<'_> {
         Ok(())
     }
 
+    #[inline(always)]
     fn set_variable(&mut self, index: usize, value: &[u8], utf8: bool) -> Result<(), BatchError> {
         let column = self.batch.column(index)?;
         let fits = match &mut column.values {
@@ -450,6 +474,7 @@ impl RowWriter<'_> {
             });
         }
         column.push_valid();
+        self.set += 1;
         Ok(())
     }
 }
@@ -609,6 +634,7 @@ impl VarValues {
     }
 
     /// Appends a value; `false` if the column would outgrow i32 offsets.
+    #[inline(always)]
     fn push(&mut self, value: &[u8]) -> bool {
         let end = self.data.len() + value.len();
         let Ok(end_offset) = i32::try_from(end) else {
@@ -622,6 +648,7 @@ impl VarValues {
         true
     }
 
+    #[inline(always)]
     fn len(&self) -> usize {
         self.offsets.len() - 1
     }
@@ -679,6 +706,7 @@ impl Column {
         }
     }
 
+    #[inline(always)]
     fn len(&self) -> usize {
         match &self.values {
             Values::Bool(v) => v.len(),
@@ -702,6 +730,7 @@ impl Column {
         values + self.validity.as_ref().map_or(0, Vec::len)
     }
 
+    #[inline(always)]
     fn push_valid(&mut self) {
         if let Some(validity) = &mut self.validity {
             validity.push(true);
@@ -709,6 +738,7 @@ impl Column {
     }
 
     /// Appends a null; `false` if the column is not nullable.
+    #[inline(always)]
     fn push_null(&mut self) -> bool {
         let Some(validity) = &mut self.validity else {
             return false;
