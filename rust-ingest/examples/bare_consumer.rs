@@ -1,7 +1,7 @@
 //! The ceiling for `soundlake-ingest` in `scripts/bench-ingest`: an rdkafka consumer that
 //! reads every record of the given topics from the beginning up to the end offsets seen at
-//! start, and discards it (it only touches the value's length). Same client library and poll
-//! loop as the lander, no decoding, no writing.
+//! start, and discards it (it only touches the value's length). Same client library, prefetch
+//! settings and poll loop as the lander, no decoding, no writing.
 //!
 //! ```text
 //! cargo run --release -p soundlake-ingest --example bare_consumer -- \
@@ -53,6 +53,10 @@ fn run(cli: &Cli) -> Result<(), String> {
         .set("group.id", "soundlake-bench-bare-consumer")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
+    // The lander's prefetch settings: with librdkafka's defaults this consumer read the
+    // benchmark's topics 1.2x (time order) to 3x (user order) more slowly than with them, and
+    // was no ceiling (docs/benchmarks.md).
+    soundlake_ingest::lander::set_prefetch(&mut config);
     for kv in &cli.settings {
         let (k, v) = kv
             .split_once('=')

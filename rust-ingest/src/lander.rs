@@ -937,6 +937,22 @@ impl Drop for Lander {
     }
 }
 
+/// The lander's librdkafka prefetch settings (the benchmark's bare consumer uses them too, so
+/// that it is the ceiling of the same client with the same settings).
+pub fn set_prefetch(config: &mut ClientConfig) {
+    config
+        // When a partition's prefetch queue is full, librdkafka waits this long before it
+        // fetches again (its default, 1 s, left the lander idle two thirds of the time on a
+        // backlog: docs/benchmarks.md).
+        .set("fetch.queue.backoff.ms", "20")
+        // librdkafka prefetches until a partition has 100 000 messages or the queue 64 MiB by
+        // default: at peak that was ≈ 125 MB of the lander's heap (decompressed message sets
+        // and one op per message). 20 000 and 16 MiB keep the decode threads just as busy
+        // (docs/benchmarks.md).
+        .set("queued.min.messages", "20000")
+        .set("queued.max.messages.kbytes", "16384");
+}
+
 fn create_consumer(
     cfg: &Config,
     shared: Arc<Shared>,
@@ -950,17 +966,9 @@ fn create_consumer(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
-        .set("enable.partition.eof", "false")
-        // When a partition's prefetch queue is full, librdkafka waits this long before it
-        // fetches again (its default, 1 s, left the lander idle two thirds of the time on a
-        // backlog: docs/benchmarks.md).
-        .set("fetch.queue.backoff.ms", "20")
-        // librdkafka prefetches until a partition has 100 000 messages or the queue 64 MiB by
-        // default: at peak that was ≈ 125 MB of the lander's heap (decompressed message sets
-        // and one op per message). 20 000 and 16 MiB keep the decode threads just as busy
-        // (docs/benchmarks.md).
-        .set("queued.min.messages", "20000")
-        .set("queued.max.messages.kbytes", "16384")
+        .set("enable.partition.eof", "false");
+    set_prefetch(&mut config);
+    config
         .set(
             "statistics.interval.ms",
             GAUGE_INTERVAL.as_millis().to_string(),
