@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use arrow::datatypes::SchemaRef;
@@ -120,16 +120,11 @@ struct Worker {
     size: Arc<Size>,
 }
 
-/// Per (topic index, Kafka partition): the event hour (epoch hours) of its last landed record,
-/// as the workers last published it (after each chunk).
-pub type EventHours = BTreeMap<(usize, i32), i64>;
-
 /// The decode workers of a lander.
 pub struct DecodeWorkers {
     workers: Vec<Worker>,
     /// Per topic: its worker.
     worker_of: Vec<usize>,
-    hours: Arc<Mutex<EventHours>>,
 }
 
 /// A topic for the workers: its name, decoder and (empty) buffers.
@@ -158,14 +153,12 @@ impl DecodeWorkers {
             });
         }
         let mut workers = Vec::with_capacity(threads);
-        let hours = Arc::new(Mutex::new(EventHours::new()));
         for (n, topics) in per_worker.into_iter().enumerate() {
             let (tx, rx) = mpsc::sync_channel(QUEUE_CHUNKS);
             let size = Arc::new(Size::default());
             let state = WorkerState {
                 topics,
                 size: Arc::clone(&size),
-                hours: Arc::clone(&hours),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("decode-{n}"))
@@ -178,16 +171,7 @@ impl DecodeWorkers {
                 size,
             });
         }
-        Ok(Self {
-            workers,
-            worker_of,
-            hours,
-        })
-    }
-
-    /// The event hour each partition's decoding has reached (see [`crate::align`]).
-    pub fn event_hours(&self) -> EventHours {
-        lock(&self.hours).clone()
+        Ok(Self { workers, worker_of })
     }
 
     /// Queues a record of topic `topic` (its index) for decoding.
@@ -320,24 +304,13 @@ impl Worker {
 struct WorkerState {
     topics: Vec<TopicBuffers>,
     size: Arc<Size>,
-    hours: Arc<Mutex<EventHours>>,
-}
-
-fn lock(hours: &Mutex<EventHours>) -> MutexGuard<'_, EventHours> {
-    // A map of hints: one a panicking thread left half-updated is still usable.
-    hours
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl WorkerState {
     fn run(mut self, rx: Receiver<Command>) {
         while let Ok(command) = rx.recv() {
             match command {
-                Command::Chunk(chunk) => {
-                    self.decode(&chunk);
-                    self.publish_hours();
-                }
+                Command::Chunk(chunk) => self.decode(&chunk),
                 Command::Drain { hold_back, reply } => {
                     // The lander waits for the reply; if it is gone, so is the work.
                     let _ = reply.send(self.drain(hold_back));
@@ -395,7 +368,7 @@ impl WorkerState {
             };
             let mut pending = std::mem::take(&mut t.pending);
             // The held rows are counted when the flush that writes them commits.
-            pending.landed -= held_rows as u64;
+            pending.landed = pending.landed.saturating_sub(held_rows as u64);
             t.pending.landed = held_rows as u64;
             out.push(Drained {
                 topic_index: t.index,
@@ -409,17 +382,7 @@ impl WorkerState {
         Ok(out)
     }
 
-    fn publish_hours(&self) {
-        let mut hours = lock(&self.hours);
-        for t in &self.topics {
-            for (partition, key) in t.tails.newest() {
-                hours.insert((t.index, partition), key.epoch_hour());
-            }
-        }
-    }
-
     fn drop_all(&mut self) {
-        lock(&self.hours).retain(|(topic, _), _| !self.topics.iter().any(|t| t.index == *topic));
         for t in &mut self.topics {
             // Finishing empties the builders; the batches are discarded.
             drop(t.batches.finish_all());
@@ -680,24 +643,6 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(got, expected);
         assert_eq!(topic.pending.landed, expected.len() as u64);
-    }
-
-    #[test]
-    fn the_event_hour_of_each_partition_is_published() {
-        let mut w = workers();
-        w.push(0, &meta(0, 0), Some(&good(0))).expect("push");
-        w.push(0, &meta(1, 0), Some(&good(0))).expect("push");
-        w.push(0, &meta(1, 1), Some(&good(7200))).expect("push");
-        w.push(2, &meta(0, 0), Some(&[0])).expect("push"); // quarantined: no hour
-        w.drain(true).expect("drain"); // the chunks were decoded
-        let hour = |offset: i64| (T0 + offset * 1000).div_euclid(3_600_000);
-        assert_eq!(
-            w.event_hours(),
-            BTreeMap::from([((0, 0), hour(0)), ((0, 1), hour(7200))])
-        );
-        w.drop_all().expect("drop");
-        w.drain(false).expect("drain");
-        assert!(w.event_hours().is_empty());
     }
 
     #[test]

@@ -30,9 +30,8 @@ use soundlake_core::schema_registry::{SchemaError, SchemaSource};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{oneshot, Mutex, Semaphore};
 use tokio::task::JoinHandle;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
-use crate::align::{Aligner, Part, Seen};
 use crate::batch_builder::{KafkaMeta, PartitionedBatches};
 use crate::commit_log::{CommitError, CommitLog, OffsetRange};
 use crate::config::{table_of, Config};
@@ -219,8 +218,6 @@ struct TopicState {
     ranges: BTreeMap<i32, (i64, i64)>,
     /// Per Kafka partition: where the last flush in flight ends (the log has not got it yet).
     flushing_to: BTreeMap<i32, i64>,
-    /// Per Kafka partition: where the last flush started took its range up to.
-    taken_to: BTreeMap<i32, i64>,
     /// Records read from Kafka since the start.
     consumed: u64,
 }
@@ -321,7 +318,6 @@ impl Buffers {
         for state in &mut self.topics {
             state.ranges.clear();
             state.flushing_to.clear();
-            state.taken_to.clear();
         }
         self.first_buffered = None;
         Ok(())
@@ -334,7 +330,6 @@ impl Buffers {
         let mut ranges = Vec::new();
         for (t, held) in self.topics.iter_mut().zip(held_from) {
             for (partition, (from, to)) in std::mem::take(&mut t.ranges) {
-                t.taken_to.insert(partition, to);
                 let end = match held.get(&partition) {
                     Some(&cut) => {
                         t.ranges.insert(partition, (cut, to));
@@ -354,16 +349,6 @@ impl Buffers {
             }
         }
         ranges
-    }
-
-    /// The offset after the last record read from a partition (of topic `topic`, an index),
-    /// if any was read since the last rebalance.
-    fn position(&self, topic: usize, partition: i32) -> Option<i64> {
-        let t = &self.topics[topic];
-        t.ranges
-            .get(&partition)
-            .map(|(_, to)| *to)
-            .or_else(|| t.taken_to.get(&partition).copied())
     }
 
     /// The consumed position of a partition, if it has buffered records.
@@ -425,8 +410,6 @@ pub struct Lander {
     unchecked: u32,
     /// The clock read for `_ingested_at`.
     now_us: i64,
-    /// Pauses partitions far ahead of their topic's others in event time.
-    aligner: Aligner,
 }
 
 impl Lander {
@@ -481,7 +464,6 @@ impl Lander {
                 known_ids: BTreeSet::new(),
                 ranges: BTreeMap::new(),
                 flushing_to: BTreeMap::new(),
-                taken_to: BTreeMap::new(),
                 consumed: 0,
             });
         }
@@ -564,7 +546,6 @@ impl Lander {
             last_gauges: Instant::now(),
             unchecked: 0,
             now_us: now_us(),
-            aligner: Aligner::default(),
         })
     }
 
@@ -635,8 +616,6 @@ impl Lander {
                 if generation != self.generation {
                     self.generation = generation;
                     self.buffers.drop_all()?;
-                    let paused = self.aligner.reset();
-                    self.pause_or_resume(&paused, false);
                 }
                 if self.shared.fatal.get().is_some() {
                     continue;
@@ -674,7 +653,6 @@ impl Lander {
             while self.in_flight.front().is_some_and(|f| f.task.is_finished()) {
                 self.settle_oldest()?;
             }
-            self.align();
             if let Some(due) = self.flush_due() {
                 // A flush for size keeps the newest hour back (hold_back.rs); one for age
                 // writes everything, so an idle stream's records do not wait for more.
@@ -694,42 +672,6 @@ impl Lander {
         self.publish();
         info!(stats = ?self.stats(), "lander stopped");
         Ok(())
-    }
-
-    /// Pauses the partitions far ahead of their topic's others in event time and resumes those
-    /// that may go on (see [`crate::align`]).
-    fn align(&mut self) {
-        let mut seen = BTreeMap::new();
-        for ((topic, partition), hour) in self.buffers.workers.event_hours() {
-            if let Some(position) = self.buffers.position(topic, partition) {
-                seen.insert((topic, partition), Seen { hour, position });
-            }
-        }
-        let moves = self.aligner.check(&seen, Instant::now());
-        if !moves.pause.is_empty() || !moves.resume.is_empty() {
-            debug!(?moves, "keeping partitions together in event time");
-        }
-        self.pause_or_resume(&moves.resume, false);
-        self.pause_or_resume(&moves.pause, true);
-    }
-
-    fn pause_or_resume(&self, parts: &[Part], pause: bool) {
-        if parts.is_empty() {
-            return;
-        }
-        let mut list = TopicPartitionList::new();
-        for (topic, partition) in parts {
-            list.add_partition(&self.buffers.topics[*topic].name, *partition);
-        }
-        let done = if pause {
-            self.consumer.pause(&list)
-        } else {
-            self.consumer.resume(&list)
-        };
-        // Only a hint to the fetcher: a partition that was revoked meanwhile is fine.
-        if let Err(err) = done {
-            warn!(%err, pause, "pausing or resuming partitions to keep them together in event time");
-        }
     }
 
     fn flush_due(&self) -> Option<FlushDue> {
@@ -927,9 +869,6 @@ impl Lander {
     /// After a fenced or ambiguous commit: recover, drop everything, seek to the log.
     fn reset_to_log(&mut self) -> Result<(), LanderError> {
         self.buffers.drop_all()?;
-        // Resumed before the seeks (a seek of a paused partition is not reliable in librdkafka).
-        let paused = self.aligner.reset();
-        self.pause_or_resume(&paused, false);
         let assigned: Vec<(String, i32)> = lock(&self.shared.assigned).iter().cloned().collect();
         let positions = self.shared.recover_with_backoff(&assigned);
         for ((topic, partition), next) in assigned.iter().zip(positions) {

@@ -9,12 +9,10 @@
 //! - [`decode`]: Avro (Confluent wire format) straight into the column builders;
 //!   [`decode_check`]: its promises checked on any input (fuzz target, property test);
 //!   [`decode_worker`]: the threads that decode while the consumer polls;
-//!   [`hold_back`]: a flush for size keeps the newest hour back for the next one;
-//!   [`align`]: partitions far ahead of their topic's others in event time wait.
+//!   [`hold_back`]: a flush for size keeps the newest hour back for the next one.
 //! - [`quarantine`]: records that cannot be landed, with their reason.
 //! - [`lander`]: the consumer loop; [`flush`]: one flush's files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
 
-pub mod align;
 pub mod batch_builder;
 pub mod commit_log;
 pub mod config;
