@@ -161,6 +161,27 @@ impl OffsetSpan {
     }
 }
 
+/// Counts a row at `offset` of Kafka partition `partition` in `spans`.
+pub(crate) fn add_offset(spans: &mut BTreeMap<i32, OffsetSpan>, partition: i32, offset: i64) {
+    spans
+        .entry(partition)
+        .and_modify(|span| span.add(offset))
+        .or_insert_with(|| OffsetSpan::at(offset));
+}
+
+/// Takes the rows of every partition's span in `other` into `spans`.
+pub(crate) fn absorb_spans(
+    spans: &mut BTreeMap<i32, OffsetSpan>,
+    other: &BTreeMap<i32, OffsetSpan>,
+) {
+    for (partition, span) in other {
+        spans
+            .entry(*partition)
+            .and_modify(|known| known.absorb(span))
+            .or_insert(*span);
+    }
+}
+
 /// The rows of one bronze partition, column by column.
 pub struct BatchBuilder {
     schema: Arc<BronzeSchema>,
@@ -446,11 +467,7 @@ impl RowWriter<'_> {
         self.set_i64(start + 4, meta.ingested_at_us)?;
         let batch = &mut *self.batch;
         batch.rows += 1;
-        batch
-            .spans
-            .entry(meta.partition)
-            .and_modify(|span| span.add(meta.offset))
-            .or_insert_with(|| OffsetSpan::at(meta.offset));
+        add_offset(&mut batch.spans, meta.partition, meta.offset);
         self.finished = true;
         Ok(())
     }

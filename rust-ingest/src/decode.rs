@@ -752,6 +752,14 @@ fn skip(cursor: &mut Cursor<'_>, ty: &AvroType, depth: usize) -> Result<(), Deco
 /// Checks a value's size (at most `max_value_bytes`) and framing; returns the schema id of a
 /// value worth decoding.
 pub fn frame(value: Option<&[u8]>, max_value_bytes: usize) -> Result<u32, DecodeError> {
+    checked_frame(value, max_value_bytes).map(|f| f.schema_id)
+}
+
+/// [`frame`], with the body.
+fn checked_frame(
+    value: Option<&[u8]>,
+    max_value_bytes: usize,
+) -> Result<wire::Framed<'_>, DecodeError> {
     let value = value.ok_or(DecodeError::Empty)?;
     if value.len() > max_value_bytes {
         return Err(DecodeError::Oversized {
@@ -759,9 +767,7 @@ pub fn frame(value: Option<&[u8]>, max_value_bytes: usize) -> Result<u32, Decode
             limit: max_value_bytes,
         });
     }
-    wire::parse(value)
-        .map(|f| f.schema_id)
-        .map_err(DecodeError::Wire)
+    wire::parse(value).map_err(DecodeError::Wire)
 }
 
 /// Decodes framed values of one topic into its batches, with a cache of compiled plans by
@@ -815,8 +821,7 @@ impl TopicDecoder {
         batches: &mut PartitionedBatches,
         meta: &KafkaMeta,
     ) -> Result<(), DecodeError> {
-        self.frame(value)?;
-        let framed = wire::parse(value.unwrap_or_default()).map_err(DecodeError::Wire)?;
+        let framed = checked_frame(value, self.max_value_bytes)?;
         let plan = self
             .plans
             .iter()

@@ -25,7 +25,7 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use crate::batch_builder::{FinishedBatch, OffsetSpan, PartitionKey};
+use crate::batch_builder::{absorb_spans, add_offset, FinishedBatch, OffsetSpan, PartitionKey};
 
 /// Per Kafka partition, where the suffixes of its records from each hour on start.
 #[derive(Debug, Default)]
@@ -204,12 +204,9 @@ pub fn merge(
             }
             let schema = parts[0].batch.schema();
             let batch = concat_batches(&schema, parts.iter().map(|p| &p.batch))?;
-            let mut spans: BTreeMap<i32, OffsetSpan> = BTreeMap::new();
-            for (partition, span) in parts.iter().flat_map(|p| &p.spans) {
-                spans
-                    .entry(*partition)
-                    .and_modify(|s| s.absorb(span))
-                    .or_insert(*span);
+            let mut spans = BTreeMap::new();
+            for part in &parts {
+                absorb_spans(&mut spans, &part.spans);
             }
             Ok(FinishedBatch {
                 key: parts[0].key,
@@ -236,12 +233,9 @@ fn held_mask(batch: &RecordBatch, cuts: &BTreeMap<i32, i64>, meta: MetaColumns) 
 fn spans_of(batch: &RecordBatch, meta: MetaColumns) -> BTreeMap<i32, OffsetSpan> {
     let partitions = batch.column(meta.partition).as_primitive::<Int32Type>();
     let offsets = batch.column(meta.offset).as_primitive::<Int64Type>();
-    let mut spans: BTreeMap<i32, OffsetSpan> = BTreeMap::new();
+    let mut spans = BTreeMap::new();
     for (partition, offset) in partitions.values().iter().zip(offsets.values()) {
-        spans
-            .entry(*partition)
-            .and_modify(|s| s.add(*offset))
-            .or_insert_with(|| OffsetSpan::at(*offset));
+        add_offset(&mut spans, *partition, *offset);
     }
     spans
 }

@@ -17,7 +17,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use soundlake_core::lake::{LakeError, LakeFileWriter, LakeStore};
 
-use crate::batch_builder::OffsetSpan;
+use crate::batch_builder::{absorb_spans, OffsetSpan};
 use crate::schema::{EVENT_TIME_FIELD, KAFKA_OFFSET};
 
 /// How Parquet files are encoded.
@@ -124,12 +124,7 @@ impl BronzeFileWriter {
             .write(batch)
             .map_err(|source| self.parquet_error(source))?;
         self.rows += batch.num_rows() as u64;
-        for (partition, span) in spans {
-            self.spans
-                .entry(*partition)
-                .and_modify(|known| known.absorb(span))
-                .or_insert(*span);
-        }
+        absorb_spans(&mut self.spans, spans);
         if self.writer.inner().len() >= self.spill_bytes {
             self.spill().await?;
         }

@@ -14,7 +14,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use crate::batch_builder::OffsetSpan;
+use crate::batch_builder::{add_offset, OffsetSpan};
 use crate::parquet_writer::BRONZE;
 use crate::schema::UTC;
 
@@ -90,12 +90,9 @@ impl QuarantineBuffer {
 
     /// Per Kafka partition, the offsets the buffered records cover.
     pub fn spans(&self) -> BTreeMap<i32, OffsetSpan> {
-        let mut spans: BTreeMap<i32, OffsetSpan> = BTreeMap::new();
+        let mut spans = BTreeMap::new();
         for r in &self.records {
-            spans
-                .entry(r.partition)
-                .and_modify(|span| span.add(r.offset))
-                .or_insert_with(|| OffsetSpan::at(r.offset));
+            add_offset(&mut spans, r.partition, r.offset);
         }
         spans
     }
