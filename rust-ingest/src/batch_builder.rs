@@ -116,6 +116,12 @@ impl PartitionKey {
     pub fn dir(&self) -> String {
         self.to_string()
     }
+
+    /// Hours since 1970-01-01T00 UTC.
+    pub fn epoch_hour(&self) -> i64 {
+        let days = self.event_date - NaiveDate::default();
+        days.num_days() * 24 + i64::from(self.hour)
+    }
 }
 
 impl fmt::Display for PartitionKey {
@@ -889,6 +895,14 @@ mod tests {
         assert_eq!(key.dir(), "event_date=2025-11-24/hour=23");
         assert!(PartitionKey::from_ts_ms(i64::MAX).is_err());
         assert!(PartitionKey::from_ts_ms(-70_000_000_000_000).is_err());
+    }
+
+    #[test]
+    fn epoch_hours_count_from_1970() {
+        for ts in [0, TS, TS - 7 * 3_600_000 - 1, -1] {
+            let key = PartitionKey::from_ts_ms(ts).expect("key");
+            assert_eq!(key.epoch_hour(), ts.div_euclid(3_600_000), "{ts}");
+        }
     }
 
     #[test]

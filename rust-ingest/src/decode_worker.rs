@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use arrow::datatypes::SchemaRef;
@@ -120,11 +120,19 @@ struct Worker {
     size: Arc<Size>,
 }
 
+/// Per (topic index, Kafka partition): the furthest event hour (epoch hours) its landed records
+/// had reached at the end of a decoded chunk (the workers publish after each chunk), since the
+/// buffers were last dropped.
+/// The furthest, not the last: in a stream that is not in event-time order (a backfill sent user
+/// by user) it soon stops moving, and nothing is held back for it (`crate::partition_reader`).
+pub type EventHours = BTreeMap<(usize, i32), i64>;
+
 /// The decode workers of a lander.
 pub struct DecodeWorkers {
     workers: Vec<Worker>,
     /// Per topic: its worker.
     worker_of: Vec<usize>,
+    hours: Arc<Mutex<EventHours>>,
 }
 
 /// A topic for the workers: its name, decoder and (empty) buffers.
@@ -153,12 +161,14 @@ impl DecodeWorkers {
             });
         }
         let mut workers = Vec::with_capacity(threads);
+        let hours = Arc::new(Mutex::new(EventHours::new()));
         for (n, topics) in per_worker.into_iter().enumerate() {
             let (tx, rx) = mpsc::sync_channel(QUEUE_CHUNKS);
             let size = Arc::new(Size::default());
             let state = WorkerState {
                 topics,
                 size: Arc::clone(&size),
+                hours: Arc::clone(&hours),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("decode-{n}"))
@@ -171,7 +181,17 @@ impl DecodeWorkers {
                 size,
             });
         }
-        Ok(Self { workers, worker_of })
+        Ok(Self {
+            workers,
+            worker_of,
+            hours,
+        })
+    }
+
+    /// The event hours the partitions' decoding has reached (see [`EventHours`]), shared with
+    /// the reader that keeps partitions together in event time.
+    pub fn event_hours(&self) -> SharedEventHours {
+        SharedEventHours(Arc::clone(&self.hours))
     }
 
     /// Queues a record of topic `topic` (its index) for decoding.
@@ -304,13 +324,40 @@ impl Worker {
 struct WorkerState {
     topics: Vec<TopicBuffers>,
     size: Arc<Size>,
+    hours: Arc<Mutex<EventHours>>,
+}
+
+/// A handle on the event hours the decode workers publish.
+#[derive(Clone)]
+pub struct SharedEventHours(Arc<Mutex<EventHours>>);
+
+impl SharedEventHours {
+    /// A copy of the hours published so far.
+    pub fn get(&self) -> EventHours {
+        lock(&self.0).clone()
+    }
+
+    /// Copies the hours published so far into `into` (which keeps its allocation).
+    pub fn copy_into(&self, into: &mut EventHours) {
+        into.clone_from(&lock(&self.0));
+    }
+}
+
+fn lock(hours: &Mutex<EventHours>) -> MutexGuard<'_, EventHours> {
+    // A map of hints: one a panicking thread left half-updated is still usable.
+    hours
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl WorkerState {
     fn run(mut self, rx: Receiver<Command>) {
         while let Ok(command) = rx.recv() {
             match command {
-                Command::Chunk(chunk) => self.decode(&chunk),
+                Command::Chunk(chunk) => {
+                    self.decode(&chunk);
+                    self.publish_hours();
+                }
                 Command::Drain { hold_back, reply } => {
                     // The lander waits for the reply; if it is gone, so is the work.
                     let _ = reply.send(self.drain(hold_back));
@@ -382,7 +429,18 @@ impl WorkerState {
         Ok(out)
     }
 
+    fn publish_hours(&self) {
+        let mut hours = lock(&self.hours);
+        for t in &self.topics {
+            for (partition, key) in t.tails.newest() {
+                let hour = hours.entry((t.index, partition)).or_insert(i64::MIN);
+                *hour = (*hour).max(key.epoch_hour());
+            }
+        }
+    }
+
     fn drop_all(&mut self) {
+        lock(&self.hours).retain(|(topic, _), _| !self.topics.iter().any(|t| t.index == *topic));
         for t in &mut self.topics {
             // Finishing empties the builders; the batches are discarded.
             drop(t.batches.finish_all());
@@ -643,6 +701,27 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(got, expected);
         assert_eq!(topic.pending.landed, expected.len() as u64);
+    }
+
+    #[test]
+    fn the_furthest_event_hour_of_each_partition_is_published() {
+        let mut w = workers();
+        w.push(0, &meta(0, 0), Some(&good(0))).expect("push");
+        w.push(0, &meta(1, 0), Some(&good(0))).expect("push");
+        w.push(0, &meta(1, 1), Some(&good(7200))).expect("push");
+        w.push(2, &meta(0, 0), Some(&[0])).expect("push"); // quarantined: no hour
+        w.send_pending().expect("send");
+        // A later chunk ends with an earlier hour (late data): the furthest stays.
+        w.push(0, &meta(1, 2), Some(&good(0))).expect("push");
+        w.drain(true).expect("drain"); // the chunks were decoded
+        let hour = |offset: i64| (T0 + offset * 1000).div_euclid(3_600_000);
+        assert_eq!(
+            w.event_hours().get(),
+            BTreeMap::from([((0, 0), hour(0)), ((0, 1), hour(7200))])
+        );
+        w.drop_all().expect("drop");
+        w.drain(false).expect("drain");
+        assert!(w.event_hours().get().is_empty());
     }
 
     #[test]

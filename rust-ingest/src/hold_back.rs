@@ -71,6 +71,13 @@ impl Tails {
         stack.push((key, first));
     }
 
+    /// Per Kafka partition, the bronze partition of its last record (if it was landed).
+    pub fn newest(&self) -> impl Iterator<Item = (i32, PartitionKey)> + '_ {
+        self.partitions
+            .iter()
+            .filter_map(|(partition, tail)| tail.stack.last().map(|(key, _)| (*partition, *key)))
+    }
+
     /// A record of `partition` was quarantined: no suffix may reach back past it.
     pub fn quarantined(&mut self, partition: i32) {
         self.partitions.remove(&partition);

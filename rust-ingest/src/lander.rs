@@ -2,7 +2,9 @@
 //! into quarantine), and at each flush writes the files and commits them with their offset
 //! ranges in one commit-log entry (see `DESIGN-exactly-once.md`).
 //!
-//! Threading: one thread polls the consumer and hands the records to decode threads
+//! Threading: one thread polls the consumer (each assigned partition from its own queue, so that
+//! a topic's partitions stay together in event time: `partition_reader`) and hands the records
+//! to decode threads
 //! (`decode_worker`), which decode them into column buffers; a flush takes the buffers from the
 //! decode threads and hands them to a task on a small tokio runtime that encodes, writes and
 //! commits them (`flush`) while the decode threads fill fresh buffers. At most
@@ -39,11 +41,11 @@ use crate::decode::{self, TopicDecoder};
 use crate::decode_worker::{DecodeWorkers, PendingCounts, TopicInput};
 use crate::flush::{FileNamer, FlushError, FlushItem, FlushJob, Flushed, MAX_IN_FLIGHT};
 use crate::parquet_writer::WriteError;
+use crate::partition_reader::{PartitionReader, Polled};
 use crate::quarantine::quarantine_schema;
 use crate::schema::BronzeSchema;
 use crate::stats::{LanderMetrics, Stats};
 
-const POLL: Duration = Duration::from_millis(200);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Records handled between two checks of the rolling limits and of `--until-caught-up` (and
@@ -389,7 +391,9 @@ pub struct Lander {
     rt: Runtime,
     store: LakeStore,
     shared: Arc<Shared>,
-    consumer: BaseConsumer<LanderContext>,
+    consumer: Arc<BaseConsumer<LanderContext>>,
+    /// Reads the assigned partitions, keeping each topic's partitions together in event time.
+    reader: PartitionReader<LanderContext>,
     schemas: SchemaSource,
     buffers: Buffers,
     /// Oldest first.
@@ -479,7 +483,7 @@ impl Lander {
             fatal: OnceLock::new(),
             high_watermarks: StdMutex::new(BTreeMap::new()),
         });
-        let consumer = create_consumer(&cfg, Arc::clone(&shared))?;
+        let consumer = Arc::new(create_consumer(&cfg, Arc::clone(&shared))?);
         let kafka_err = |reason: String| LanderError::Kafka {
             brokers: cfg.brokers.clone(),
             reason,
@@ -520,12 +524,14 @@ impl Lander {
             started_ms: now_us() / 1000,
             counter: Arc::new(AtomicU64::new(0)),
         };
+        let reader = PartitionReader::new(Arc::clone(&consumer), workers.event_hours());
         Ok(Self {
             cfg,
             rt,
             store,
             shared,
             consumer,
+            reader,
             schemas,
             buffers: Buffers {
                 topics,
@@ -610,18 +616,19 @@ impl Lander {
                 self.flush()?;
                 break;
             }
-            let busy = {
-                let polled = self.consumer.poll(POLL);
+            let (busy, reassigned) = {
+                let polled = self.reader.poll();
                 let generation = self.shared.generation.load(Ordering::SeqCst);
-                if generation != self.generation {
+                let reassigned = generation != self.generation;
+                if reassigned {
                     self.generation = generation;
                     self.buffers.drop_all()?;
                 }
                 if self.shared.fatal.get().is_some() {
                     continue;
                 }
-                match polled {
-                    Some(Ok(message)) => {
+                let busy = match polled {
+                    Polled::Message(Ok(message)) => {
                         let ctx = RecordContext {
                             rt: &self.rt,
                             schemas: &self.schemas,
@@ -631,13 +638,18 @@ impl Lander {
                         self.buffers.handle(&ctx, &message)?;
                         true
                     }
-                    Some(Err(KafkaError::PartitionEOF(_))) | None => false,
-                    Some(Err(err)) => {
+                    Polled::Empty => true,
+                    Polled::Message(Err(KafkaError::PartitionEOF(_))) | Polled::Idle => false,
+                    Polled::Message(Err(err)) => {
                         warn!(%err, "Kafka consumer error");
                         false
                     }
-                }
+                };
+                (busy, reassigned)
             };
+            if reassigned {
+                self.split_assigned();
+            }
             // The checks below walk every buffer: not after every record of a busy stream.
             self.unchecked += 1;
             if busy && self.unchecked < CHECK_EVERY {
@@ -672,6 +684,19 @@ impl Lander {
         self.publish();
         info!(stats = ?self.stats(), "lander stopped");
         Ok(())
+    }
+
+    /// Gives each assigned partition its own queue (`partition_reader`).
+    fn split_assigned(&mut self) {
+        let assigned: Vec<(String, i32)> = lock(&self.shared.assigned).iter().cloned().collect();
+        let parts: Vec<(usize, &str, i32)> = assigned
+            .iter()
+            .filter_map(|(topic, partition)| {
+                let index = self.buffers.topics.iter().position(|t| &t.name == topic)?;
+                Some((index, topic.as_str(), *partition))
+            })
+            .collect();
+        self.reader.split(&parts);
     }
 
     fn flush_due(&self) -> Option<FlushDue> {
@@ -950,7 +975,13 @@ pub fn set_prefetch(config: &mut ClientConfig) {
         // and one op per message). 20 000 and 16 MiB keep the decode threads just as busy
         // (docs/benchmarks.md).
         .set("queued.min.messages", "20000")
-        .set("queued.max.messages.kbytes", "16384");
+        .set("queued.max.messages.kbytes", "16384")
+        // A fetch request leaves out the partitions whose queues are full; if it then holds
+        // only partitions with nothing new (a small topic already read to its end), the broker
+        // keeps it up to this long (librdkafka's default: 500 ms) and the other partitions wait
+        // for it. The partition reader keeps partitions ahead in event time full on purpose:
+        // with the default, a backfill stalled ~100 ms at a time, in all 2-3 s of 6 s.
+        .set("fetch.wait.max.ms", "50");
 }
 
 fn create_consumer(

@@ -23,6 +23,7 @@ pub mod flush;
 pub mod hold_back;
 pub mod lander;
 pub mod parquet_writer;
+pub mod partition_reader;
 pub mod quarantine;
 pub mod schema;
 pub mod stats;
