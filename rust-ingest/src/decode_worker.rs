@@ -120,12 +120,20 @@ struct Worker {
     size: Arc<Size>,
 }
 
-/// Per (topic index, Kafka partition): the furthest event hour (epoch hours) its landed records
-/// had reached at the end of a decoded chunk (the workers publish after each chunk), since the
-/// buffers were last dropped.
-/// The furthest, not the last: in a stream that is not in event-time order (a backfill sent user
-/// by user) it soon stops moving, and nothing is held back for it (`crate::partition_reader`).
-pub type EventHours = BTreeMap<(usize, i32), i64>;
+/// How far a Kafka partition's landed records have got in event time, as the workers publish it
+/// after each decoded chunk (since the buffers were last dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventHour {
+    /// The furthest event hour (epoch hours) a chunk ended in.
+    pub furthest: i64,
+    /// A chunk ended more than an hour before the furthest: the partition is not in event-time
+    /// order (a backfill sent user by user, late data), and `crate::partition_reader` leaves
+    /// its topic alone.
+    pub out_of_order: bool,
+}
+
+/// Per (topic index, Kafka partition): its [`EventHour`].
+pub type EventHours = BTreeMap<(usize, i32), EventHour>;
 
 /// The decode workers of a lander.
 pub struct DecodeWorkers {
@@ -433,8 +441,17 @@ impl WorkerState {
         let mut hours = lock(&self.hours);
         for t in &self.topics {
             for (partition, key) in t.tails.newest() {
-                let hour = hours.entry((t.index, partition)).or_insert(i64::MIN);
-                *hour = (*hour).max(key.epoch_hour());
+                let hour = key.epoch_hour();
+                hours
+                    .entry((t.index, partition))
+                    .and_modify(|h| {
+                        h.out_of_order |= hour < h.furthest - 1;
+                        h.furthest = h.furthest.max(hour);
+                    })
+                    .or_insert(EventHour {
+                        furthest: hour,
+                        out_of_order: false,
+                    });
             }
         }
     }
@@ -711,13 +728,20 @@ mod tests {
         w.push(0, &meta(1, 1), Some(&good(7200))).expect("push");
         w.push(2, &meta(0, 0), Some(&[0])).expect("push"); // quarantined: no hour
         w.send_pending().expect("send");
-        // A later chunk ends with an earlier hour (late data): the furthest stays.
+        w.push(0, &meta(0, 1), Some(&good(3600))).expect("push");
+        w.send_pending().expect("send");
+        // Later chunks end with an earlier hour: the furthest stays; two hours back (not
+        // one) is out of order.
         w.push(0, &meta(1, 2), Some(&good(0))).expect("push");
+        w.push(0, &meta(0, 2), Some(&good(0))).expect("push");
         w.drain(true).expect("drain"); // the chunks were decoded
-        let hour = |offset: i64| (T0 + offset * 1000).div_euclid(3_600_000);
+        let hour = |offset: i64, out_of_order: bool| EventHour {
+            furthest: (T0 + offset * 1000).div_euclid(3_600_000),
+            out_of_order,
+        };
         assert_eq!(
             w.event_hours().get(),
-            BTreeMap::from([((0, 0), hour(0)), ((0, 1), hour(7200))])
+            BTreeMap::from([((0, 0), hour(3600, false)), ((0, 1), hour(7200, true))])
         );
         w.drop_all().expect("drop");
         w.drain(false).expect("drain");

@@ -21,8 +21,8 @@
 //! (they are caught up, quiet, or their fetch is slow) they are "dry" for [`DRY`] and hold
 //! nobody back meanwhile; dry partitions are still read whenever they have something. Waiting
 //! costs no CPU: every partition queue rings a doorbell when it stops being empty. Streams not in event-time order
-//! (a backfill sent user by user) soon have every partition at the same furthest hour, and
-//! nothing is held back. Offsets, ranges and commits do not see any of this.
+//! (a backfill sent user by user) are left alone: once a partition's decoding goes back more
+//! than an hour, its topic's partitions are all read as they come. Offsets, ranges and commits do not see any of this.
 //!
 //! Order within a partition is kept across a split: messages fetched before it are on the
 //! consumer's queue, so after each (re)split that queue is read until it is empty before any
@@ -299,24 +299,34 @@ fn into_polled<'a>(
     }
 }
 
-/// Per topic, the furthest hour of its least advanced partition among those not dry.
-fn floors(keys: &[PartKey], dry: &[bool], hours: &EventHours) -> Vec<(usize, i64)> {
-    let mut floors: Vec<(usize, i64)> = Vec::new();
-    for (key, _) in keys.iter().zip(dry).filter(|(_, dry)| !**dry) {
-        let Some(&hour) = hours.get(key) else {
+/// Per topic in event-time order, the furthest hour of its least advanced partition among
+/// those not dry (`None` for a topic with a partition out of order: nobody waits there).
+fn floors(keys: &[PartKey], dry: &[bool], hours: &EventHours) -> Vec<(usize, Option<i64>)> {
+    let mut floors: Vec<(usize, Option<i64>)> = Vec::new();
+    for (key, &dry) in keys.iter().zip(dry) {
+        let Some(hour) = hours.get(key) else {
             continue;
         };
-        match floors.iter_mut().find(|(topic, _)| *topic == key.0) {
-            Some((_, floor)) => *floor = (*floor).min(hour),
-            None => floors.push((key.0, hour)),
+        let at = match floors.iter().position(|(topic, _)| *topic == key.0) {
+            Some(at) => at,
+            None => {
+                floors.push((key.0, Some(i64::MAX)));
+                floors.len() - 1
+            }
+        };
+        let floor = &mut floors[at].1;
+        if hour.out_of_order {
+            *floor = None;
+        } else if let Some(floor) = floor.as_mut().filter(|_| !dry) {
+            *floor = (*floor).min(hour.furthest);
         }
     }
     floors
 }
 
 /// Which partitions may be read now: per topic, those at most `slack` hours past the least
-/// advanced of its partitions that are not dry; dry partitions and partitions with no hour yet
-/// always.
+/// advanced of its partitions that are not dry; dry partitions, partitions with no hour yet and
+/// every partition of a topic with one out of order always.
 pub fn eligible(keys: &[PartKey], dry: &[bool], hours: &EventHours, slack: i64) -> Vec<bool> {
     let floors = floors(keys, dry, hours);
     keys.iter()
@@ -324,7 +334,9 @@ pub fn eligible(keys: &[PartKey], dry: &[bool], hours: &EventHours, slack: i64) 
         .map(|(key, &dry)| {
             let floor = floors.iter().find(|(topic, _)| *topic == key.0);
             match (dry, hours.get(key), floor) {
-                (false, Some(&hour), Some(&(_, floor))) => hour <= floor.saturating_add(slack),
+                (false, Some(hour), Some(&(_, Some(floor)))) => {
+                    hour.furthest <= floor.saturating_add(slack)
+                }
                 _ => true,
             }
         })
@@ -334,11 +346,23 @@ pub fn eligible(keys: &[PartKey], dry: &[bool], hours: &EventHours, slack: i64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode_worker::EventHour;
 
     const KEYS: [PartKey; 5] = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)];
 
     fn hours(of: &[(PartKey, i64)]) -> EventHours {
-        of.iter().copied().collect()
+        of.iter()
+            .map(|&(key, furthest)| {
+                let out_of_order = false;
+                (
+                    key,
+                    EventHour {
+                        furthest,
+                        out_of_order,
+                    },
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -395,15 +419,24 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_out_of_time_order_holds_nobody_back() {
-        // The furthest hours of a user-by-user backfill: every partition soon at the last hour.
-        let h = hours(&[
-            ((0, 0), 168),
-            ((0, 1), 168),
-            ((0, 2), 168),
-            ((1, 0), 168),
-            ((1, 1), 168),
+    fn a_topic_with_a_partition_out_of_order_holds_nobody_back() {
+        let mut h = hours(&[
+            ((0, 0), 10),
+            ((0, 1), 12),
+            ((0, 2), 11),
+            ((1, 0), 30),
+            ((1, 1), 31),
         ]);
-        assert_eq!(eligible(&KEYS, &[false; 5], &h, 0), [true; 5]);
+        h.entry((0, 2)).and_modify(|h| h.out_of_order = true);
+        assert_eq!(
+            eligible(&KEYS, &[false; 5], &h, 0),
+            [true, true, true, true, false]
+        );
+        // Even while the partition out of order is dry.
+        let dry = [false, false, true, false, false];
+        assert_eq!(
+            eligible(&KEYS, &dry, &h, 0),
+            [true, true, true, true, false]
+        );
     }
 }
