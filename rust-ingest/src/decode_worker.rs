@@ -341,6 +341,7 @@ pub struct SharedEventHours(Arc<Mutex<EventHours>>);
 
 impl SharedEventHours {
     /// A copy of the hours published so far.
+    #[cfg(test)]
     pub fn get(&self) -> EventHours {
         lock(&self.0).clone()
     }

@@ -18,11 +18,12 @@
 //! docs/benchmarks.md).
 //!
 //! It never stalls the stream: when the partitions others wait for stay empty for [`WAIT`]
-//! (they are caught up, quiet, or their fetch is slow) they are "dry" for [`DRY`] and hold
-//! nobody back meanwhile; dry partitions are still read whenever they have something. Waiting
-//! costs no CPU: every partition queue rings a doorbell when it stops being empty. Streams not in event-time order
-//! (a backfill sent user by user) are left alone: once a partition's decoding goes back more
-//! than an hour, its topic's partitions are all read as they come. Offsets, ranges and commits do not see any of this.
+//! (they are caught up, quiet, or their fetch is slow) they are "dry" for a while (see [`DRY`])
+//! and hold nobody back meanwhile; dry partitions are still read whenever they have something.
+//! Waiting costs no CPU: every partition queue rings a doorbell when it stops being empty.
+//! Streams not in event-time order (a backfill sent user by user) are left alone: once a
+//! partition's decoding goes back more than an hour, its topic's partitions are all read as
+//! they come. Offsets, ranges and commits do not see any of this.
 //!
 //! Order within a partition is kept across a split: messages fetched before it are on the
 //! consumer's queue, so after each (re)split that queue is read until it is empty before any
@@ -50,8 +51,8 @@ pub const WAIT: Duration = Duration::from_millis(20);
 /// How long a partition found dry holds nobody back the first time; each time it is found dry
 /// again before it yields a message, twice as long, up to [`MAX_DRY`]. Short at first: while
 /// the others run free they drift apart in event time (at full speed, 10 ms is ≈ 6 000 records:
-/// most of an hour of the benchmark's listens). Long later: a partition that ended behind the others (its topic's last
-/// records are older) costs a few waits, not one every 10 ms.
+/// most of an hour of the benchmark's listens). Long later: a partition that ended behind the
+/// others (its topic's last records are older) costs a few waits, not one every 10 ms.
 pub const DRY: Duration = Duration::from_millis(10);
 /// The longest a partition stays dry.
 pub const MAX_DRY: Duration = Duration::from_secs(2);
@@ -189,7 +190,7 @@ impl<C: ConsumerContext + 'static> PartitionReader<C> {
     /// once per round over the partitions, and while idle.
     pub fn poll(&mut self) -> Polled<'_> {
         if self.parts.is_empty() {
-            return into_polled(self.consumer.poll(IDLE_POLL), Polled::Idle);
+            return poll_main(&self.consumer, &mut self.pass, IDLE_POLL, Polled::Idle);
         }
         if !self.pass.main_drained {
             if let Some(message) = self.consumer.poll(Duration::ZERO) {
@@ -301,16 +302,6 @@ fn start_pass<C: ConsumerContext>(
     pass.cursor = 0;
     pass.burst = 0;
     pass.read = false;
-}
-
-fn into_polled<'a>(
-    polled: Option<KafkaResult<BorrowedMessage<'a>>>,
-    none: Polled<'a>,
-) -> Polled<'a> {
-    match polled {
-        Some(message) => Polled::Message(message),
-        None => none,
-    }
 }
 
 /// Per topic in event-time order, the furthest hour of its least advanced partition among
