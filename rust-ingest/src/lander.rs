@@ -23,7 +23,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -40,6 +39,7 @@ use crate::config::{table_of, Config};
 use crate::decode::{self, TopicDecoder};
 use crate::decode_worker::{DecodeWorkers, PendingCounts, TopicInput};
 use crate::flush::{FileNamer, FlushError, FlushItem, FlushJob, Flushed, MAX_IN_FLIGHT};
+use crate::kafka_batch::Record;
 use crate::parquet_writer::WriteError;
 use crate::partition_reader::{PartitionReader, Polled};
 use crate::quarantine::quarantine_schema;
@@ -256,7 +256,7 @@ impl Buffers {
     fn handle(
         &mut self,
         ctx: &RecordContext<'_>,
-        message: &BorrowedMessage<'_>,
+        message: &impl Record,
     ) -> Result<(), LanderError> {
         let topic = message.topic();
         let Some(index) = self.topics.iter().position(|t| t.name == topic) else {
@@ -296,7 +296,7 @@ impl Buffers {
         let meta = KafkaMeta {
             partition,
             offset,
-            timestamp_ms: message.timestamp().to_millis(),
+            timestamp_ms: message.timestamp_ms(),
             schema_id: 0,
             ingested_at_us: ctx.now_us,
         };
@@ -894,6 +894,8 @@ impl Lander {
     /// After a fenced or ambiguous commit: recover, drop everything, seek to the log.
     fn reset_to_log(&mut self) -> Result<(), LanderError> {
         self.buffers.drop_all()?;
+        // Messages taken before the seek: librdkafka would not hand them out after it.
+        self.reader.discard_taken();
         let assigned: Vec<(String, i32)> = lock(&self.shared.assigned).iter().cloned().collect();
         let positions = self.shared.recover_with_backoff(&assigned);
         for ((topic, partition), next) in assigned.iter().zip(positions) {

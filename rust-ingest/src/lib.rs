@@ -11,7 +11,8 @@
 //!   [`decode_worker`]: the threads that decode while the consumer polls;
 //!   [`hold_back`]: a flush for size keeps the newest hour back for the next one.
 //! - [`quarantine`]: records that cannot be landed, with their reason.
-//! - [`lander`]: the consumer loop; [`flush`]: one flush's files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
+//! - [`lander`]: the consumer loop; [`partition_reader`]: which partition is read next;
+//!   [`kafka_batch`]: messages taken from librdkafka many at a time; [`flush`]: one flush's files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
 
 pub mod batch_builder;
 pub mod commit_log;
@@ -21,6 +22,7 @@ pub mod decode_check;
 pub mod decode_worker;
 pub mod flush;
 pub mod hold_back;
+pub mod kafka_batch;
 pub mod lander;
 pub mod parquet_writer;
 pub mod partition_reader;

@@ -36,16 +36,17 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::KafkaResult;
-use rdkafka::message::BorrowedMessage;
 use tracing::warn;
 
 use crate::decode_worker::{EventHours, SharedEventHours};
+use crate::kafka_batch::{AnyMessage, Batch, BatchQueue};
 
 /// A partition is read while its furthest event hour is at most this many hours past the least
 /// advanced (not dry) partition of its topic.
 pub const SLACK_HOURS: i64 = 0;
-/// Messages read from one partition queue before the next partition's turn.
-pub const BURST: u32 = 512;
+/// At most this many messages are taken from one partition queue (in one call: `kafka_batch`)
+/// before the next partition's turn.
+pub const BURST: usize = 512;
 /// How long the reader waits for the partitions others wait for before calling them dry.
 pub const WAIT: Duration = Duration::from_millis(20);
 /// How long a partition found dry holds nobody back the first time; each time it is found dry
@@ -103,7 +104,7 @@ pub type PartKey = (usize, i32);
 /// What one call of [`PartitionReader::poll`] got.
 pub enum Polled<'a> {
     /// A message, or an error, from Kafka.
-    Message(KafkaResult<BorrowedMessage<'a>>),
+    Message(KafkaResult<AnyMessage<'a>>),
     /// A queue was empty or a pass ended: call again right away.
     Empty,
     /// Nothing came within a wait: time for the poll loop's periodic checks.
@@ -112,7 +113,10 @@ pub enum Polled<'a> {
 
 struct Part<C: ConsumerContext + 'static> {
     key: PartKey,
-    queue: PartitionQueue<C>,
+    /// Keeps the partition's queue split from the consumer's, and its doorbell.
+    _queue: PartitionQueue<C>,
+    /// Reads that queue.
+    batches: BatchQueue<C>,
     /// Until when the partition counts as dry.
     dry_until: Cell<Option<Instant>>,
     /// How long it is dry the next time it is found dry.
@@ -125,8 +129,6 @@ struct Pass {
     /// Per partition (same order as the parts): may it be read in this pass?
     eligible: Vec<bool>,
     cursor: usize,
-    /// Messages read from the partition at the cursor.
-    burst: u32,
     /// Did this pass read anything?
     read: bool,
     /// Has the consumer's queue been read empty since the last split?
@@ -137,6 +139,9 @@ struct Pass {
 /// Reads the assigned partitions from their own queues, keeping each topic's partitions
 /// together in event time (see the module documentation).
 pub struct PartitionReader<C: ConsumerContext + 'static> {
+    /// Messages taken from a partition queue, handed out one by one (first: released before
+    /// the queues and the consumer).
+    batch: Batch,
     consumer: Arc<BaseConsumer<C>>,
     hours: SharedEventHours,
     parts: Vec<Part<C>>,
@@ -147,6 +152,7 @@ pub struct PartitionReader<C: ConsumerContext + 'static> {
 impl<C: ConsumerContext + 'static> PartitionReader<C> {
     pub fn new(consumer: Arc<BaseConsumer<C>>, hours: SharedEventHours) -> Self {
         Self {
+            batch: Batch::with_capacity(BURST),
             consumer,
             hours,
             parts: Vec::new(),
@@ -159,20 +165,30 @@ impl<C: ConsumerContext + 'static> PartitionReader<C> {
     /// assignment: librdkafka's `assign` undoes earlier splits); the messages fetched before are
     /// read first.
     pub fn split(&mut self, assigned: &[(usize, &str, i32)]) {
+        // Messages of the old queues: the poll loop drops what it buffered and reads again.
+        self.batch.clear();
         self.parts.clear();
         for &(index, topic, partition) in assigned {
-            match self.consumer.split_partition_queue(topic, partition) {
-                Some(mut queue) => {
+            let split = self
+                .consumer
+                .split_partition_queue(topic, partition)
+                .and_then(|queue| {
+                    BatchQueue::partition(&self.consumer, topic, partition).map(|b| (queue, b))
+                });
+            match split {
+                Some((mut queue, batches)) => {
                     let doorbell = Arc::clone(&self.doorbell);
                     queue.set_nonempty_callback(move || doorbell.ring());
                     self.parts.push(Part {
                         key: (index, partition),
-                        queue,
+                        _queue: queue,
+                        batches,
                         dry_until: Cell::new(None),
                         next_dry: Cell::new(DRY),
                     });
                 }
-                // Its messages keep coming through the consumer's queue, unaligned.
+                // Its messages keep coming through the consumer's queue, unaligned. (A queue
+                // split without a second handle is dropped, which forwards it back there.)
                 None => warn!(%topic, partition, "cannot give the partition its own queue"),
             }
         }
@@ -186,6 +202,12 @@ impl<C: ConsumerContext + 'static> PartitionReader<C> {
         );
     }
 
+    /// Releases the messages taken from the partition queues and not yet handed out (before a
+    /// seek: they are not to be landed).
+    pub fn discard_taken(&mut self) {
+        self.batch.clear();
+    }
+
     /// The next message, or why there is none now. Serves the consumer's events (rebalances)
     /// once per round over the partitions, and while idle.
     pub fn poll(&mut self) -> Polled<'_> {
@@ -194,45 +216,76 @@ impl<C: ConsumerContext + 'static> PartitionReader<C> {
         }
         if !self.pass.main_drained {
             if let Some(message) = self.consumer.poll(Duration::ZERO) {
-                return Polled::Message(message);
+                return Polled::Message(message.map(AnyMessage::Polled));
             }
             self.pass.main_drained = true;
         }
-        let now = Instant::now();
-        loop {
-            let pass = &mut self.pass;
-            if pass.cursor >= self.parts.len() {
-                if !pass.read {
+        if self.batch.is_empty() {
+            match take(&mut self.pass, &self.parts, &mut self.batch) {
+                Taken::Batch => {}
+                Taken::NothingInPass => {
                     return wait(
-                        pass,
+                        &mut self.pass,
                         &self.parts,
                         &self.hours,
                         &self.doorbell,
                         &self.consumer,
                     );
                 }
-                start_pass(pass, &self.parts, &self.hours, &self.doorbell, now);
-                // The consumer's own events (and errors) once per pass.
-                return poll_main(&self.consumer, pass, Duration::ZERO, Polled::Empty);
-            }
-            let i = pass.cursor;
-            if pass.eligible[i] && pass.burst < BURST {
-                let part = &self.parts[i];
-                if let Some(message) = part.queue.poll(Duration::ZERO) {
-                    if part.dry_until.get().is_some() {
-                        part.dry_until.set(None);
-                        part.next_dry.set(DRY);
-                    }
-                    self.pass.burst += 1;
-                    self.pass.read = true;
-                    return Polled::Message(message);
+                Taken::EndOfPass => {
+                    start_pass(
+                        &mut self.pass,
+                        &self.parts,
+                        &self.hours,
+                        &self.doorbell,
+                        Instant::now(),
+                    );
+                    // The consumer's own events (and errors) once per pass.
+                    return poll_main(
+                        &self.consumer,
+                        &mut self.pass,
+                        Duration::ZERO,
+                        Polled::Empty,
+                    );
                 }
             }
-            let pass = &mut self.pass;
-            pass.cursor += 1;
-            pass.burst = 0;
+        }
+        match self.batch.next_message() {
+            Some(message) => Polled::Message(message.map(AnyMessage::Batched)),
+            None => Polled::Empty,
         }
     }
+}
+
+/// Fills `batch` from the next eligible partition of the pass that has messages.
+fn take<C: ConsumerContext>(pass: &mut Pass, parts: &[Part<C>], batch: &mut Batch) -> Taken {
+    while let Some(part) = parts.get(pass.cursor) {
+        let eligible = pass.eligible[pass.cursor];
+        pass.cursor += 1;
+        if eligible && part.batches.take(batch, BURST, Duration::ZERO) > 0 {
+            if part.dry_until.get().is_some() {
+                part.dry_until.set(None);
+                part.next_dry.set(DRY);
+            }
+            pass.read = true;
+            return Taken::Batch;
+        }
+    }
+    if pass.read {
+        Taken::EndOfPass
+    } else {
+        Taken::NothingInPass
+    }
+}
+
+/// What [`take`] did.
+enum Taken {
+    /// The batch holds messages.
+    Batch,
+    /// The pass is over and read something: start the next.
+    EndOfPass,
+    /// The pass is over and read nothing: wait.
+    NothingInPass,
 }
 
 /// A pass read nothing. If partitions are held back, waits at most [`WAIT`] for the ones they
@@ -275,7 +328,7 @@ fn poll_main<'a, C: ConsumerContext>(
     match consumer.poll(timeout) {
         Some(message) => {
             pass.main_drained = false;
-            Polled::Message(message)
+            Polled::Message(message.map(AnyMessage::Polled))
         }
         None => none,
     }
@@ -300,7 +353,6 @@ fn start_pass<C: ConsumerContext>(
     let dry: Vec<bool> = parts.iter().map(|p| is_dry(p, now)).collect();
     pass.eligible = eligible(&keys, &dry, &pass.hours, SLACK_HOURS);
     pass.cursor = 0;
-    pass.burst = 0;
     pass.read = false;
 }
 
