@@ -56,10 +56,6 @@ pub struct BatchQueue<C: ConsumerContext + 'static> {
     _consumer: Arc<BaseConsumer<C>>,
 }
 
-// SAFETY: librdkafka's queue handles are thread safe (their queue has its own lock); the
-// handle is only destroyed once, on drop.
-unsafe impl<C: ConsumerContext + 'static> Send for BatchQueue<C> {}
-
 impl<C: ConsumerContext + 'static> BatchQueue<C> {
     /// The consumer's own queue (every message of partitions without a queue of their own,
     /// and the consumer's events). Only for a consumer that never polls it otherwise and
@@ -133,10 +129,6 @@ pub struct Batch {
     len: usize,
     topic: Option<String>,
 }
-
-// SAFETY: the messages are owned by the batch alone and librdkafka lets any thread release
-// them.
-unsafe impl Send for Batch {}
 
 impl Batch {
     pub fn with_capacity(capacity: usize) -> Self {

@@ -12,7 +12,8 @@
 //!   [`hold_back`]: a flush for size keeps the newest hour back for the next one.
 //! - [`quarantine`]: records that cannot be landed, with their reason.
 //! - [`lander`]: the consumer loop; [`partition_reader`]: which partition is read next;
-//!   [`kafka_batch`]: messages taken from librdkafka many at a time; [`flush`]: one flush's files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
+//!   [`kafka_batch`]: messages taken from librdkafka many at a time; [`flush`]: one flush's
+//!   files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
 
 pub mod batch_builder;
 pub mod commit_log;
