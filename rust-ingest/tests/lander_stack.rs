@@ -15,7 +15,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use soundlake_core::event::Topic;
 use soundlake_core::lake::{LakeStore, LakeUrl};
 
-use common::stack_run::{bronze_rows, Run, LANDER};
+use common::stack_run::{bronze_rows, Records, Run, LANDER};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lands_every_produced_record_exactly_once_on_hdfs() {
@@ -37,9 +37,10 @@ async fn lands_every_produced_record_exactly_once_on_hdfs() {
     run.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn quarantines_poison_records_with_their_reason() {
-    let run = Run::new("ingest_poison").await;
+/// A run whose topics hold ten users' day of eventsim, its listen topic, and that topic's
+/// records read back from Kafka.
+async fn run_with_listens(label: &str) -> (Run, String, Records) {
+    let run = Run::new(label).await;
     let run = tokio::task::spawn_blocking(move || {
         run.produce_eventsim("10");
         run
@@ -47,7 +48,13 @@ async fn quarantines_poison_records_with_their_reason() {
     .await
     .expect("join");
     let topic = run.topic(Topic::Listen);
-    let good = tokio::task::block_in_place(|| run.kafka_records(&topic));
+    let listens = tokio::task::block_in_place(|| run.kafka_records(&topic));
+    (run, topic, listens)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quarantines_poison_records_with_their_reason() {
+    let (run, topic, good) = run_with_listens("ingest_poison").await;
     let sample = good
         .values()
         .next()
@@ -153,17 +160,10 @@ async fn an_uneven_time_ordered_backfill_gets_one_file_per_hour() {
     const HOURS: i64 = 12;
     const PER_HOUR: [(i32, i64); 3] = [(0, 6000), (1, 2000), (2, 2000)];
     const START_MS: i64 = 1_751_328_000_000; // 2025-07-01T00:00:00Z
-    let run = Run::new("ingest_align").await;
-    let run = tokio::task::spawn_blocking(move || {
-        // Ten users' day gives a good listen record to copy (their rows land in 2025-06-01,
-        // away from the hours checked below).
-        run.produce_eventsim("10");
-        run
-    })
-    .await
-    .expect("join");
-    let topic = run.topic(Topic::Listen);
-    let sample = tokio::task::block_in_place(|| run.kafka_records(&topic))
+                                             // Ten users' day gives a good listen record to copy (their rows land in 2025-06-01, away
+                                             // from the hours checked below).
+    let (run, topic, listens) = run_with_listens("ingest_align").await;
+    let sample = listens
         .into_values()
         .flatten()
         .next()
