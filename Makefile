@@ -1,12 +1,12 @@
 # Soundlake — the two commands a newcomer needs are `make demo` and `make test`.
 .DEFAULT_GOAL := help
-.PHONY: help demo test setup stack-up stack-down stack-status stack-logs lint fmt
+.PHONY: help demo test setup stack-up stack-down stack-status stack-logs stack-reset lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-demo: ## set up what is missing, start the local stack and run the whole pipeline
-	scripts/demo
+demo: ## set up what is missing, start the local stack and run the whole pipeline (DEMO_ARGS="--users N --days N")
+	scripts/demo $(DEMO_ARGS)
 
 test: ## set up what is missing, start the stack, run every test suite, stop what it started
 	scripts/test
@@ -25,6 +25,9 @@ stack-status: ## each service, its address, whether it answers
 
 stack-logs: ## the last lines of each service's log
 	scripts/stack logs
+
+stack-reset: ## stop the local stack and delete all its data (installed software stays)
+	scripts/stack reset --yes
 
 lint: ## formatters and linters, no tests
 	cargo fmt --all --check

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from soundlake_stack import config, process
+from soundlake_stack.__main__ import cmd_reset, cmd_up
 from soundlake_stack.service import Service, StackError
 
 
@@ -129,3 +130,66 @@ def test_environment_overrides_ports(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOUNDLAKE_PORT_KAFKA", "x")
     with pytest.raises(SystemExit, match="SOUNDLAKE_PORT_KAFKA"):
         config.load()
+
+
+class Broken(Sleeper):
+    """A service that cannot be installed."""
+
+    name = "broken"
+
+    def install(self) -> None:
+        raise StackError("broken cannot be installed")
+
+
+def test_up_that_fails_half_way_stops_what_it_started(cfg: config.StackConfig) -> None:
+    first, second = Sleeper(cfg), Broken(cfg)
+    record = cfg.dir / "started"
+    cfg.run_dir.mkdir(parents=True)
+    with pytest.raises(StackError, match="broken cannot be installed"):
+        cmd_up([first, second], record)
+    assert not first.running(), "the service started before the failure still runs"
+    assert not first.pidfile.exists()
+
+
+def test_up_that_fails_leaves_alone_what_ran_before(cfg: config.StackConfig) -> None:
+    first = Sleeper(cfg)
+    assert first.up() == "started"
+    try:
+        with pytest.raises(StackError):
+            cmd_up([first, Broken(cfg)], None)
+        assert first.running(), "a service that was already running was stopped"
+    finally:
+        first.down()
+
+
+def test_reset_stops_the_stack_and_deletes_its_data_but_not_its_software(
+    cfg: config.StackConfig,
+) -> None:
+    svc = Sleeper(cfg)
+    assert svc.up() == "started"
+    (cfg.data("kafka") / "segment").write_text("events")
+    (cfg.lib_dir / "kafka").mkdir(parents=True)
+    (cfg.lib_dir / "kafka" / "kafka.jar").write_text("jar")
+    (cfg.dir / "report.html").write_text("<html>")
+    record = process.read_pidfile(svc.pidfile)
+    assert record is not None
+
+    assert cmd_reset(cfg, [svc], yes=True) == 0
+
+    assert not process.is_alive(record)
+    assert not cfg.data_dir.exists() and not cfg.logs_dir.exists() and not cfg.run_dir.exists()
+    assert not (cfg.dir / "report.html").exists()
+    assert (cfg.lib_dir / "kafka" / "kafka.jar").read_text() == "jar"
+    assert cmd_reset(cfg, [svc], yes=True) == 0  # nothing left: says so, fails nothing
+
+
+def test_reset_without_yes_and_without_a_terminal_deletes_nothing(
+    cfg: config.StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = cfg.data("kafka") / "segment"
+    kept.write_text("events")
+    with Path(os.devnull).open() as no_terminal:
+        monkeypatch.setattr("sys.stdin", no_terminal)
+        with pytest.raises(StackError, match="--yes"):
+            cmd_reset(cfg, [Sleeper(cfg)], yes=False)
+    assert kept.read_text() == "events"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
@@ -29,14 +30,33 @@ def _select(services: list[Service], names: list[str]) -> list[Service]:
 
 
 def cmd_up(services: list[Service], record: Path | None) -> int:
-    for svc in services:
-        t0 = time.monotonic()
-        print(f"{svc.name:<16} starting on {svc.address()} ...", file=sys.stderr, flush=True)
-        word = svc.up()
-        print(f"{svc.name:<16} {word} ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True)
-        if record is not None and word == "started":
-            with record.open("a") as fh:
-                fh.write(svc.name + "\n")
+    """Start each service in order; if one fails, stop those this call started, then raise."""
+    started: list[Service] = []
+    try:
+        for svc in services:
+            t0 = time.monotonic()
+            print(f"{svc.name:<16} starting on {svc.address()} ...", file=sys.stderr, flush=True)
+            word = svc.up()
+            print(
+                f"{svc.name:<16} {word} ({time.monotonic() - t0:.1f}s)", file=sys.stderr, flush=True
+            )
+            if word == "started":
+                started.append(svc)
+                if record is not None:
+                    with record.open("a") as fh:
+                        fh.write(svc.name + "\n")
+    except (StackError, KeyboardInterrupt):
+        if started:
+            names = ", ".join(s.name for s in started)
+            print(
+                f"stack up did not finish: stopping what it had started ({names})",
+                file=sys.stderr,
+                flush=True,
+            )
+            for svc in reversed(started):
+                svc.down()
+                print(f"{svc.name:<16} stopped", file=sys.stderr, flush=True)
+        raise
     return 0
 
 
@@ -86,6 +106,45 @@ def cmd_install(services: list[Service]) -> int:
     return 0
 
 
+def cmd_reset(cfg: config.StackConfig, services: list[Service], yes: bool) -> int:
+    """Stop every service of the stack, then delete its data, logs and rendered configs.
+
+    The installed software (`lib/`) stays, so the next `up` starts at once on empty services.
+    """
+    doomed = [d for d in (cfg.data_dir, cfg.logs_dir, cfg.conf_dir, cfg.run_dir) if d.exists()]
+    doomed += sorted(p for p in cfg.dir.glob("*") if p.is_file()) if cfg.dir.exists() else []
+    running = [s for s in services if s.running()]
+    if not doomed and not running:
+        print(f"nothing to reset: {cfg.dir} holds no data", file=sys.stderr)
+        return 0
+    print(
+        "this stops the stack and deletes all its data (Kafka topics, HDFS lake, metastore,",
+        file=sys.stderr,
+    )
+    print(
+        "ClickHouse tables, Prometheus history, logs); the installed software stays:",
+        file=sys.stderr,
+    )
+    for path in doomed:
+        print(f"  {path}", file=sys.stderr)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise StackError("`scripts/stack reset` deletes data: confirm with --yes")
+        if input("delete? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing deleted", file=sys.stderr)
+            return 1
+    for svc in reversed(running):
+        svc.down()
+        print(f"{svc.name:<16} stopped", file=sys.stderr)
+    for path in doomed:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    print(f"reset: {cfg.dir} holds no data now; `scripts/stack up` starts afresh", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/stack",
@@ -117,6 +176,16 @@ def main(argv: list[str] | None = None) -> int:
                     "down: stop only the services named in FILE (then delete it)"
                 ),
             )
+    reset = sub.add_parser(
+        "reset",
+        help="stop the stack and delete all its data (the installed software stays)",
+        description=(
+            "Stop every service of the stack, then delete .stack/data, logs, rendered configs "
+            "and pid files: the next `up` starts on empty services. The installed jars and "
+            "packages stay."
+        ),
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     logs = sub.add_parser(
         "logs", help="show the services' logs", description="show the services' logs"
     )
@@ -127,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = config.load()
     try:
-        services = _select(all_services(cfg), args.services)
+        services = _select(all_services(cfg), getattr(args, "services", []))
         if args.command == "up":
             return cmd_up(services, args.record)
         if args.command == "down":
@@ -136,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_status(services)
         if args.command == "install":
             return cmd_install(services)
+        if args.command == "reset":
+            return cmd_reset(cfg, services, args.yes)
         return cmd_logs(services, args.lines, args.follow)
     except StackError as err:
         print(f"error: {err}", file=sys.stderr)

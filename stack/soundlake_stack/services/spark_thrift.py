@@ -10,6 +10,8 @@ shared with ``soundlake-dbt`` (see docs/spark-jobs.md, "Metastore").
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from .. import process
@@ -32,10 +34,19 @@ class SparkThrift(Service):
 
     def install(self) -> None:
         if not self.python.exists():
-            raise StackError(
-                f"{self.name} needs the project's Python environment ({self.python} is missing): "
-                "run scripts/setup-python"
+            # A fresh machine: `scripts/stack up` alone must work, so make the environment here.
+            setup = self.cfg.root / "scripts" / "setup-python"
+            print(
+                f"  {self.name}: the project's Python environment ({self.python}) is missing; "
+                f"creating it with {setup}",
+                file=sys.stderr,
+                flush=True,
             )
+            if subprocess.call([str(setup)]) != 0 or not self.python.exists():
+                raise StackError(
+                    f"{self.name} needs the project's Python environment and {setup} could not "
+                    "make it (see its errors above); fix them and run `scripts/stack up` again"
+                )
         if not (self.jobs_dir / "soundlake_jobs" / "thrift_server.py").is_file():
             raise StackError(f"{self.jobs_dir}/soundlake_jobs/thrift_server.py is missing")
 
