@@ -4,6 +4,12 @@
 //! ignored. Each Hive partition folder gets a fingerprint of its files' names, sizes and
 //! modification times: the incremental load compares it with the one recorded at the last
 //! successful load.
+//!
+//! Spark writes no file at all for a partitioned model without rows, so each dbt gold model
+//! also writes a schema file on every build (macro `write_schema_file`):
+//! `gold/<table>/_schema/<key>=__HIVE_DEFAULT_PARTITION__/part-*.parquet`, no rows, every
+//! column of the Spark table, its folders naming the partition columns. A table without data
+//! files takes its schema from it.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +19,10 @@ use crate::error::Error;
 
 /// The lake folder holding the gold tables.
 pub const GOLD_DIR: &str = "gold";
+
+/// The folder inside a gold table holding its schema file (hidden from Spark and from the
+/// data files by its leading `_`).
+pub const SCHEMA_DIR: &str = "_schema";
 
 /// A Parquet file of a gold table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +58,11 @@ pub struct GoldTable {
     pub name: String,
     /// The Hive partition keys (`event_date`), in folder order.
     pub partition_keys: Vec<String>,
-    /// Sorted by key.
+    /// Sorted by key; none when the table has no rows.
     pub partitions: Vec<LakePartition>,
+    /// The table's schema file (`_schema/…/*.parquet`, no rows), if the build wrote one: the
+    /// schema of a table without data files.
+    pub schema_file: Option<GoldFile>,
 }
 
 impl GoldTable {
@@ -59,6 +72,11 @@ impl GoldTable {
 
     pub fn bytes(&self) -> u64 {
         self.partitions.iter().map(LakePartition::bytes).sum()
+    }
+
+    /// The file whose schema is the table's: its first data file, else its schema file.
+    pub fn schema_source(&self) -> Option<&GoldFile> {
+        self.files().next().or(self.schema_file.as_ref())
     }
 }
 
@@ -93,8 +111,9 @@ fn is_hidden(name: &str) -> bool {
     name.starts_with('_') || name.starts_with('.')
 }
 
-/// The gold tables under `<lake>/gold/` that `filter` accepts, sorted by name. A table folder
-/// without Parquet files is left out (with a log line).
+/// The gold tables under `<lake>/gold/` that `filter` accepts, sorted by name. A table without
+/// data files is found by its schema file (no partitions); a table folder with neither is
+/// left out (with a log line).
 pub async fn discover(store: &LakeStore, filter: &TableFilter) -> Result<Vec<GoldTable>, Error> {
     let mut tables = Vec::new();
     for entry in store.list_or_empty(GOLD_DIR, false).await? {
@@ -112,7 +131,8 @@ pub async fn discover(store: &LakeStore, filter: &TableFilter) -> Result<Vec<Gol
         match table_of(store, &name, &entry.path, &files)? {
             Some(table) => tables.push(table),
             None => tracing::warn!(
-                "gold table {name} has no Parquet files under {}: skipped",
+                "gold table {name} has no Parquet files and no schema file ({SCHEMA_DIR}/) under {}: skipped \
+                 (a dbt gold model writes its schema file on every build: re-run it with the current dbt project)",
                 store.url_of(&entry.path)
             ),
         }
@@ -128,11 +148,27 @@ fn table_of(
 ) -> Result<Option<GoldTable>, Error> {
     let mut partitions: BTreeMap<String, LakePartition> = BTreeMap::new();
     let mut keys: Option<Vec<String>> = None;
+    let mut schema_file: Option<(Vec<String>, GoldFile)> = None;
     for entry in entries {
         if entry.is_dir {
             continue;
         }
         let relative = entry.path[dir.len()..].trim_start_matches('/');
+        if let Some(inside) = relative
+            .strip_prefix(SCHEMA_DIR)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            if let Some(found) = schema_file_of(store, name, entry, inside)? {
+                // The first in name order, should a failed write have left two.
+                if schema_file
+                    .as_ref()
+                    .is_none_or(|(_, f)| found.1.path < f.path)
+                {
+                    schema_file = Some(found);
+                }
+            }
+            continue;
+        }
         let parts: Vec<&str> = relative.split('/').collect();
         let Some((file_name, folders)) = parts.split_last() else {
             continue;
@@ -179,8 +215,10 @@ fn table_of(
                 modified_ms: entry.modified_ms,
             });
     }
-    let Some(partition_keys) = keys else {
-        return Ok(None);
+    let (partition_keys, schema_file) = match (keys, schema_file) {
+        (Some(keys), schema) => (keys, schema.map(|(_, file)| file)),
+        (None, Some((keys, file))) => (keys, Some(file)),
+        (None, None) => return Ok(None),
     };
     let partitions = partitions
         .into_values()
@@ -194,7 +232,48 @@ fn table_of(
         name: name.to_owned(),
         partition_keys,
         partitions,
+        schema_file,
     }))
+}
+
+/// The partition keys and the file of a schema file at `inside` (its path under `_schema/`),
+/// if it is one: `key=…/…/name.parquet`, no hidden names.
+fn schema_file_of(
+    store: &LakeStore,
+    name: &str,
+    entry: &LakeEntry,
+    inside: &str,
+) -> Result<Option<(Vec<String>, GoldFile)>, Error> {
+    let parts: Vec<&str> = inside.split('/').collect();
+    let Some((file_name, folders)) = parts.split_last() else {
+        return Ok(None);
+    };
+    if parts.iter().any(|p| is_hidden(p)) || !file_name.ends_with(".parquet") {
+        return Ok(None);
+    }
+    let keys = folders
+        .iter()
+        .map(|folder| {
+            folder
+                .split_once('=')
+                .map(|(key, _)| key.to_owned())
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{}: folder {folder:?} in the schema folder of gold table {name} is not a Hive partition (key=value); \
+                         re-run the gold model to rewrite it",
+                        store.url_of(&entry.path)
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((
+        keys,
+        GoldFile {
+            path: entry.path.clone(),
+            len: entry.len,
+            modified_ms: entry.modified_ms,
+        },
+    )))
 }
 
 /// A hash of the files' names, sizes and modification times.
@@ -259,6 +338,66 @@ fn unescape_hive(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use soundlake_core::lake::LakeUrl;
+
+    fn store() -> LakeStore {
+        LakeStore::open(&LakeUrl::parse("file:///nowhere").unwrap()).unwrap()
+    }
+
+    fn file(path: &str) -> LakeEntry {
+        LakeEntry {
+            path: path.into(),
+            len: 10,
+            is_dir: false,
+            modified_ms: 1,
+        }
+    }
+
+    const SCHEMA: &str = "gold/t/_schema/event_date=__HIVE_DEFAULT_PARTITION__/part-0.parquet";
+
+    #[test]
+    fn a_table_without_rows_is_found_by_its_schema_file() {
+        let entries = [
+            file("gold/t/_SUCCESS"),
+            file("gold/t/_schema/event_date=__HIVE_DEFAULT_PARTITION__/_SUCCESS"),
+            file(SCHEMA),
+        ];
+        let table = table_of(&store(), "t", "gold/t", &entries)
+            .unwrap()
+            .expect("a table");
+        assert_eq!(table.partition_keys, ["event_date"]);
+        assert!(table.partitions.is_empty());
+        assert_eq!(table.files().count(), 0);
+        assert_eq!(table.schema_source().map(|f| f.path.as_str()), Some(SCHEMA));
+    }
+
+    #[test]
+    fn data_files_come_before_the_schema_file_and_it_is_no_partition() {
+        let data = "gold/t/event_date=2024-01-01/part-0.parquet";
+        let entries = [file(SCHEMA), file(data)];
+        let table = table_of(&store(), "t", "gold/t", &entries)
+            .unwrap()
+            .expect("a table");
+        assert_eq!(table.partitions.len(), 1);
+        assert_eq!(table.partitions[0].key, "event_date=2024-01-01");
+        assert_eq!(table.schema_source().map(|f| f.path.as_str()), Some(data));
+        assert_eq!(
+            table.schema_file.as_ref().map(|f| f.path.as_str()),
+            Some(SCHEMA)
+        );
+    }
+
+    #[test]
+    fn a_folder_with_neither_is_no_table() {
+        let entries = [file("gold/t/_SUCCESS"), file("gold/t/_schema/_SUCCESS")];
+        assert_eq!(table_of(&store(), "t", "gold/t", &entries).unwrap(), None);
+        let unpartitioned = [file("gold/u/_schema/part-0.parquet")];
+        let table = table_of(&store(), "u", "gold/u", &unpartitioned)
+            .unwrap()
+            .expect("a table");
+        assert!(table.partition_keys.is_empty());
+        assert!(table.schema_file.is_some());
+    }
 
     #[test]
     fn filters() {

@@ -197,7 +197,11 @@ async fn stream_parallel(
     staging: &str,
     jobs: Vec<FileJob>,
 ) -> Result<(Summary, u64), Error> {
-    let streams = options.parallel.clamp(1, jobs.len().max(1));
+    if jobs.is_empty() {
+        // Nothing to read (a table without rows, or only vanished months): no insert at all.
+        return Ok((Summary::new(plan.schema.columns.len()), 0));
+    }
+    let streams = options.parallel.clamp(1, jobs.len());
     if streams == 1 {
         return stream(server, store, plan, options, staging, jobs).await;
     }

@@ -76,6 +76,15 @@ impl TablePlan {
             self.table.partitions.len(),
             self.table.bytes()
         );
+        if files == 0 {
+            if let Some(schema_file) = &self.table.schema_file {
+                let _ = writeln!(
+                    text,
+                    "  no rows yet: the columns come from its schema file {}",
+                    schema_file.path
+                );
+            }
+        }
         match &self.action {
             Action::Unchanged => {
                 let _ = writeln!(
@@ -228,6 +237,7 @@ mod tests {
             name: "gold_t".into(),
             partition_keys: vec!["event_date".into()],
             partitions: days.iter().map(|(d, f)| partition(d, f)).collect(),
+            schema_file: None,
         };
         let schema = TableSchema {
             table: "gold_t".into(),
@@ -318,6 +328,47 @@ mod tests {
             action,
         };
         assert!(!plan.month_has_data(202401));
+        assert!(plan.partitions_to_read().is_empty());
+
+        // A table without rows (schema file only): created empty, then unchanged while it
+        // stays empty, loaded incrementally when rows come, its months dropped when they go.
+        let (empty, _) = setup(&[]);
+        assert!(matches!(
+            decide(&empty, &schema, None, false, false),
+            Action::Full { .. }
+        ));
+        let loaded_empty = entry(&empty, &schema);
+        assert_eq!(
+            decide(&empty, &schema, Some(&loaded_empty), true, false),
+            Action::Unchanged
+        );
+        assert_eq!(
+            decide(&table, &schema, Some(&loaded_empty), true, false),
+            Action::Incremental {
+                months: vec![202401, 202402],
+                changed: vec![
+                    "event_date=2024-01-30".into(),
+                    "event_date=2024-02-01".into()
+                ],
+            }
+        );
+        let emptied = decide(&empty, &schema, Some(&previous), true, false);
+        assert_eq!(
+            emptied,
+            Action::Incremental {
+                months: vec![202401, 202402],
+                changed: vec![
+                    "event_date=2024-01-30".into(),
+                    "event_date=2024-02-01".into()
+                ],
+            }
+        );
+        let plan = TablePlan {
+            table: empty,
+            schema: schema.clone(),
+            action: emptied,
+        };
+        assert!(!plan.month_has_data(202401) && !plan.month_has_data(202402));
         assert!(plan.partitions_to_read().is_empty());
 
         let mut other_schema = previous.clone();

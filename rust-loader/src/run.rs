@@ -149,10 +149,12 @@ pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<
         let clock = Instant::now();
         let table_exists = existing.contains(&table.name);
         let planned = async {
-            let first = table
-                .files()
-                .next()
-                .ok_or_else(|| Error::Invalid(format!("gold table {} has no files", table.name)))?;
+            let first = table.schema_source().ok_or_else(|| {
+                Error::Invalid(format!(
+                    "gold table {} has neither data files nor a schema file",
+                    table.name
+                ))
+            })?;
             let url = store.url_of(&first.path);
             let data = with_retries(config.load.retry, "reading", &url, || async {
                 store.read(&first.path).await.map_err(Error::from)

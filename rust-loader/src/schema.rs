@@ -1,7 +1,7 @@
 //! A gold table's ClickHouse schema: its columns (the Parquet files' columns, then the Hive
 //! partition columns), sort key, partitioning and `CREATE TABLE` statement.
 
-use arrow::datatypes::Schema;
+use arrow::datatypes::{DataType, Schema};
 
 use crate::discover::GoldTable;
 use crate::error::Error;
@@ -59,7 +59,10 @@ pub fn month_of(days: u16) -> u32 {
 }
 
 impl TableSchema {
-    /// The schema of `table` whose files have the Arrow schema `file_schema`.
+    /// The schema of `table` whose files have the Arrow schema `file_schema`. A partition
+    /// column is a `Date` when every partition value is a day; in a table without partitions
+    /// (no rows: `file_schema` is its schema file's, which holds the partition columns too)
+    /// when the file's column of that name is a date.
     pub fn derive(
         table: &GoldTable,
         file_schema: &Schema,
@@ -83,11 +86,17 @@ impl TableSchema {
         let mut month_column = None;
         let mut partition_columns = Vec::new();
         for (index, key) in table.partition_keys.iter().enumerate() {
-            let all_days = table.partitions.iter().all(|p| {
-                p.values
-                    .get(index)
-                    .is_some_and(|(_, v)| parse_day(v).is_some())
-            });
+            let all_days = if table.partitions.is_empty() {
+                file_schema
+                    .field_with_name(key)
+                    .is_ok_and(|f| matches!(f.data_type(), DataType::Date32 | DataType::Date64))
+            } else {
+                table.partitions.iter().all(|p| {
+                    p.values
+                        .get(index)
+                        .is_some_and(|(_, v)| parse_day(v).is_some())
+                })
+            };
             let ch_type = if all_days {
                 ChType::Date
             } else {
@@ -188,7 +197,8 @@ impl TableSchema {
 mod tests {
     use super::*;
     use crate::discover::LakePartition;
-    use arrow::datatypes::{DataType, Field};
+    use arrow::datatypes::Field;
+    use std::sync::Arc;
 
     fn table(keys: &[&str], values: &[&str]) -> GoldTable {
         GoldTable {
@@ -203,6 +213,7 @@ mod tests {
                     fingerprint: String::new(),
                 })
                 .collect(),
+            schema_file: None,
         }
     }
 
@@ -230,6 +241,38 @@ mod tests {
             .partition_values(&[("event_date".into(), "1970-01-02".into())])
             .unwrap();
         assert_eq!(values, [ConstValue::Date(1)]);
+    }
+
+    #[test]
+    fn a_table_without_rows_has_the_same_schema_as_with_rows() {
+        // What the data files hold, and what the schema file holds (the partition column too).
+        let data = Schema::new(vec![
+            Field::new("level", DataType::Utf8, true),
+            Field::new("cancellations", DataType::Int64, true),
+        ]);
+        let mut fields = data.fields().to_vec();
+        fields.push(Arc::new(Field::new("event_date", DataType::Date32, true)));
+        let schema_file = Schema::new(fields);
+        let with_rows = TableSchema::derive(
+            &table(&["event_date"], &["2024-01-31"]),
+            &data,
+            Features::LEGACY,
+        )
+        .unwrap();
+        let without =
+            TableSchema::derive(&table(&["event_date"], &[]), &schema_file, Features::LEGACY)
+                .unwrap();
+        assert_eq!(without, with_rows);
+        assert_eq!(without.month_column.as_deref(), Some("event_date"));
+
+        // A partition column that is no date stays a string.
+        let by_level = Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("level", DataType::Utf8, true),
+        ]);
+        let t = TableSchema::derive(&table(&["level"], &[]), &by_level, Features::LEGACY).unwrap();
+        assert_eq!(t.columns_sql(), "`n` Nullable(Int64), `level` String");
+        assert!(t.month_column.is_none());
     }
 
     #[test]

@@ -76,6 +76,23 @@ pub async fn write_gold(
         .expect("write a gold file");
 }
 
+/// Writes what a dbt gold model writes besides its data: its schema file, no rows, every
+/// column of `batch` plus the partition column `event_date` (a date), at
+/// `gold/<table>/_schema/event_date=__HIVE_DEFAULT_PARTITION__/`.
+pub async fn write_schema_file(store: &LakeStore, table: &str, batch: &RecordBatch) {
+    let mut fields = batch.schema().fields().to_vec();
+    fields.push(Arc::new(Field::new("event_date", DataType::Date32, true)));
+    let empty = RecordBatch::new_empty(Arc::new(Schema::new(fields)));
+    let path = format!(
+        "gold/{table}/_schema/event_date=__HIVE_DEFAULT_PARTITION__/part-00000-schema.snappy.parquet"
+    );
+    let _ = store.delete(&path, false).await;
+    store
+        .write_new(&path, parquet_bytes(&empty))
+        .await
+        .expect("write a schema file");
+}
+
 /// A top-songs-like batch: `n` rows whose values depend on `salt`.
 pub fn songs_batch(n: usize, salt: i64) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
