@@ -74,10 +74,19 @@ def test_every_question_runs_on_clickhouse(clickhouse_db: ClickHouseDb) -> None:
         assert rows, f"{question['name']} returned no rows"
 
 
+def test_every_question_answers_no_rows_on_empty_gold_tables(clickhouse_db: ClickHouseDb) -> None:
+    # a gold report without rows yet is loaded as an empty table: its questions run and answer
+    # nothing (Metabase: "No results", which each question's description explains)
+    create_gold_tables(clickhouse_db, rows_per_day=0)
+    for question in spec()["questions"]:
+        assert clickhouse_db.query_json(question["sql"]) == [], question["name"]
+
+
 def test_provision_dry_run_and_help() -> None:
     dry = subprocess.run([str(SOUNDLAKE), "metabase-provision", "--dry-run"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert dry.stdout.count("question ") == len(spec()["questions"])
+    assert dry.stdout.count("No results = no data yet") == len(spec()["questions"])
     assert dry.stdout.count("dashboard ") == len(spec()["dashboards"])
     help_text = subprocess.run([str(SOUNDLAKE), "metabase-provision", "--help"],
                                capture_output=True, text=True, check=True).stdout  # fmt: skip

@@ -161,8 +161,54 @@ def test_report_without_data_says_so_per_chart(clickhouse_db: ClickHouseDb, tmp_
     assert result.returncode == 0, result.stderr
     assert "0 of 15 charts with data" in result.stderr
     html = out.read_text()
-    assert html.count("No data: no rows for this period") == 14
-    assert f"table {clickhouse_db.name}.gold_churn does not exist" in html
+    # an empty gold table (a report with no rows yet, loaded empty): no data yet, no advice
+    assert html.count("No data yet: ") == 14, html
+    assert f"No data yet: {clickhouse_db.name}.gold_top_songs is loaded but has no rows" in html
+    assert "does not exist" not in html.replace("gold_churn does not exist", "")
+    # a table that really is missing, in a database the loader never loaded: says so
+    assert (
+        f"table {clickhouse_db.name}.gold_churn does not exist: soundlake-loader has not loaded "
+        "this database yet (run soundlake-loader)"
+    ) in html
+
+
+LOAD_LOG_DDL = (
+    "CREATE TABLE _load_log (`table` String, `mode` String, `status` String, `rows` UInt64, "
+    "`finished` String, `seq` UInt64, `error` String) ENGINE = MergeTree ORDER BY (`table`, seq)"
+)
+
+
+def test_report_says_why_a_gold_table_is_missing(
+    clickhouse_db: ClickHouseDb, tmp_path: Path
+) -> None:
+    create_gold_tables(clickhouse_db, rows_per_day=2)
+    for table in ("gold_churn", "gold_device_mix", "gold_top_songs"):
+        clickhouse_db.query(f"DROP TABLE {table}")
+    clickhouse_db.query(LOAD_LOG_DDL)
+    clickhouse_db.query(
+        "INSERT INTO _load_log FORMAT JSONEachRow",
+        b'{"table": "gold_churn", "mode": "full", "status": "failed", "finished": '
+        b'"2026-11-20 10:00:00", "seq": 2, "error": "ClickHouse at x: boom"}\n'
+        b'{"table": "gold_churn", "mode": "full", "status": "success", "finished": '
+        b'"2026-11-19 10:00:00", "seq": 1, "error": ""}\n'
+        b'{"table": "gold_top_songs", "mode": "full", "status": "success", "finished": '
+        b'"2026-11-19 10:00:00", "seq": 1, "error": ""}\n',
+    )
+    out = tmp_path / "missing.html"
+    result = report(clickhouse_db, out)
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    name = clickhouse_db.name
+    assert (
+        f"table {name}.gold_churn does not exist: its load failed at 2026-11-20 10:00:00 UTC: "
+        "ClickHouse at x: boom"
+    ) in html
+    assert (
+        f"table {name}.gold_device_mix does not exist: soundlake-loader found no gold table "
+        "gold_device_mix on the lake (build its dbt model"
+    ) in html
+    assert f"table {name}.gold_top_songs does not exist although soundlake-loader loaded it" in html
+    assert "No data yet" not in html
 
 
 def test_report_fails_clearly_when_clickhouse_is_away(tmp_path: Path) -> None:

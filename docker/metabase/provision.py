@@ -147,6 +147,15 @@ def ensure_collection(mb: Metabase, name: str) -> int:
     return int(created["id"])
 
 
+def description(question: dict[str, Any]) -> str:
+    """A question's description: where it comes from, and what no results mean (the gold table
+    exists as soon as its report is built, empty until the report counts something)."""
+    return (
+        f"From {question['table']} (dbt_spark/models/gold/). No results = no data yet: the "
+        "report has no rows so far."
+    )
+
+
 def card_body(question: dict[str, Any], database_id: int, collection_id: int) -> dict[str, Any]:
     return {
         "name": question["name"],
@@ -158,7 +167,7 @@ def card_body(question: dict[str, Any], database_id: int, collection_id: int) ->
             "database": database_id,
             "native": {"query": question["sql"], "template-tags": {}},
         },
-        "description": f"From {question['table']} (dbt_spark/models/gold/).",
+        "description": description(question),
     }
 
 
@@ -280,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"connection {spec['database']['name']!r} -> ClickHouse "
                   f"{args.clickhouse_host}:{args.clickhouse_port}/{args.clickhouse_database}")  # fmt: skip
             for question in spec["questions"]:
-                print(f"question {question['name']!r} ({question['display']}, {question['table']})")
+                print(
+                    f"question {question['name']!r} ({question['display']}, {question['table']}): "
+                    f"{description(question)}"
+                )
             for dashboard in spec["dashboards"]:
                 print(f"dashboard {dashboard['name']!r}: {len(dashboard['cards'])} cards")
             return 0

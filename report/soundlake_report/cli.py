@@ -10,7 +10,9 @@ from pathlib import Path
 
 from . import page
 from .clickhouse import ClickHouse, ClickHouseError
-from .sections import SECTIONS, query
+from .sections import SECTIONS, is_empty, last_load, query
+
+LOAD_LOG = "_load_log"  # soundlake-loader's log of every table load (rust-loader/README.md)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,16 +61,42 @@ def build(clickhouse: ClickHouse, days: int) -> list[page.Figure]:
     for n, section in enumerate(SECTIONS, 1):
         print(f"[{n}/{len(SECTIONS)}] {section.title} ({section.table})", file=sys.stderr)
         if section.table not in tables:
-            problem = (
-                f"table {clickhouse.database}.{section.table} does not exist (load the gold "
-                "tables with soundlake-loader)"
-            )
+            problem = missing_table(clickhouse, section.table, LOAD_LOG in tables)
             figures.append(page.Figure(section.title, section.caption, section.table, "", problem))
             continue
         rows = query(section, clickhouse, days)
         svg = section.draw(rows, section.title)
-        figures.append(page.Figure(section.title, section.caption, section.table, svg))
+        note = ""
+        if not svg and is_empty(clickhouse, section.table):
+            note = (
+                f"no data yet: {clickhouse.database}.{section.table} is loaded but has no rows "
+                "(the report has counted nothing so far)"
+            )
+        figures.append(page.Figure(section.title, section.caption, section.table, svg, note=note))
     return figures
+
+
+def missing_table(clickhouse: ClickHouse, table: str, log_exists: bool) -> str:
+    """Why `table` is not in ClickHouse, as far as soundlake-loader's load log tells."""
+    name = f"{clickhouse.database}.{table}"
+    if not log_exists:
+        return (
+            f"table {name} does not exist: soundlake-loader has not loaded this database yet "
+            "(run soundlake-loader)"
+        )
+    last = last_load(clickhouse, LOAD_LOG, table)
+    if last is None:
+        return (
+            f"table {name} does not exist: soundlake-loader found no gold table {table} on the "
+            f"lake (build its dbt model: soundlake-dbt build --select {table}; then run "
+            "soundlake-loader)"
+        )
+    if last["status"] != "success":
+        return f"table {name} does not exist: its load failed at {last['finished']} UTC: {last['error']}"
+    return (
+        f"table {name} does not exist although soundlake-loader loaded it at "
+        f"{last['finished']} UTC: it was dropped since (run soundlake-loader to load it again)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

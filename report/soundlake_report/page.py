@@ -19,6 +19,7 @@ figure.chart { background: #fff; margin: 0; padding: 14px 16px; border-radius: 8
 figure.chart h2 { font-size: 15px; margin: 0 0 2px; }
 figure.chart p { font-size: 12px; color: #475569; margin: 0 0 8px; }
 figure.chart .empty { color: #b91c1c; font-size: 13px; padding: 24px 0; }
+figure.chart .empty.yet { color: #475569; }
 figcaption { font-size: 11px; color: #64748b; margin-top: 4px; }
 """
 
@@ -30,6 +31,7 @@ class Figure:
     table: str
     svg: str  # "" when the table had no rows for the period
     problem: str = ""  # why there is no chart (missing table, failed query)
+    note: str = ""  # why there is no chart when nothing is wrong (an empty table: no data yet)
 
 
 def render(figures: Sequence[Figure], *, source: str, days: int, generated: datetime) -> str:
@@ -37,9 +39,12 @@ def render(figures: Sequence[Figure], *, source: str, days: int, generated: date
     for i, f in enumerate(figures):
         if f.svg:
             content = f.svg
+        elif f.problem:
+            content = f'<div class="empty">No data: {escape(f.problem)}</div>'
+        elif f.note:
+            content = f'<div class="empty yet">{escape(f.note[:1].upper() + f.note[1:])}</div>'
         else:
-            reason = f.problem or "no rows for this period"
-            content = f'<div class="empty">No data: {escape(reason)}</div>'
+            content = '<div class="empty yet">No data: no rows for this period</div>'
         charts.append(
             f'<figure class="chart" id="chart-{i + 1}" data-table="{escape(f.table)}">'
             f"<h2>{escape(f.title)}</h2><p>{escape(f.caption)}</p>{content}"

@@ -212,3 +212,20 @@ SECTIONS: tuple[Section, ...] = (
 def query(section: Section, clickhouse: ClickHouse, days: int) -> Rows:
     table = f"{clickhouse.database}.{section.table}"
     return clickhouse.select(section.sql.format(table=table, window=window(table, days)))
+
+
+def is_empty(clickhouse: ClickHouse, table: str) -> bool:
+    """Whether the table has no rows at all (not just none in the report's period)."""
+    rows = clickhouse.select(f"SELECT count() AS n FROM {clickhouse.database}.{table}")  # noqa: S608
+    return not rows or int(rows[0]["n"]) == 0
+
+
+def last_load(clickhouse: ClickHouse, log: str, table: str) -> dict[str, Any] | None:
+    """The newest load-log entry of `table` (status, finished, error), if any."""
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {table!r}")
+    rows = clickhouse.select(
+        f"SELECT status, finished, error FROM {clickhouse.database}.{log} "  # noqa: S608
+        f"WHERE `table` = '{table}' ORDER BY seq DESC LIMIT 1"
+    )
+    return rows[0] if rows else None
