@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import KAFKA_TIMEOUT_S, Endpoints, HdfsDir, cargo_binaries, unique_name
+from conftest import KAFKA_TIMEOUT_S, ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, unique_name
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -401,3 +401,58 @@ def test_dbt_builds_silver_and_gold_from_landed_events_incrementally(
     rebuilt = snapshot(spark, pipeline.lake_url)
     for model in GOLD:
         pd.testing.assert_frame_equal(rebuilt[model], incremental[model], obj=model)
+
+
+# --- a gold model without rows ----------------------------------------------------------------
+
+
+def test_a_gold_model_without_rows_gets_an_empty_clickhouse_table(
+    clickhouse_db: ClickHouseDb, tmp_path: Path
+) -> None:
+    """Nothing landed: gold_churn is built without rows. Spark writes no data file for an empty
+    partitioned table, so the model's post-hook writes its schema file (`_schema/`), from which
+    soundlake-loader creates the empty ClickHouse table with the model's columns."""
+    import pyarrow.parquet as pq
+    from ops_support import gold_models
+
+    lake = tmp_path / "lake"
+    env = {
+        **os.environ,
+        "SOUNDLAKE_ROOT": str(ROOT),
+        "SOUNDLAKE_LAKE_URL": lake.as_uri(),
+        "SOUNDLAKE_HDFS_URL": "file:///",
+        "SOUNDLAKE_DBT_SCHEMA": unique_name("empty"),
+        "SOUNDLAKE_SPARK_METASTORE_URL": (
+            f"jdbc:derby:;databaseName={tmp_path / 'metastore'};create=true"
+        ),
+        "SOUNDLAKE_SPARK_WAREHOUSE": str(tmp_path / "warehouse"),
+        "SOUNDLAKE_SPARK_LOCAL_DIR": str(tmp_path / "spark-local"),
+        "SOUNDLAKE_SPARK_DRIVER_MEMORY": "1g",
+        "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
+        "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    soundlake_dbt = str(Path(sys.executable).parent / "soundlake-dbt")
+    run([soundlake_dbt, "run", "--select", "+gold_churn"], env=env, timeout=BUILD_TIMEOUT_S)
+    table_dir = lake / "gold" / "gold_churn"
+    assert not [p for p in table_dir.rglob("*.parquet") if "_schema" not in p.parts]
+    schema_files = list(
+        (table_dir / "_schema" / "event_date=__HIVE_DEFAULT_PARTITION__").glob("part-*.parquet")
+    )
+    assert len(schema_files) == 1, list(table_dir.rglob("*"))
+    assert pq.read_metadata(schema_files[0]).num_rows == 0
+    columns = [c for c, _ in gold_models()["gold_churn"]]
+    assert sorted(pq.read_schema(schema_files[0]).names) == sorted(columns)
+
+    # a second run (incremental, still nothing) rewrites it; the loader creates the table
+    run([soundlake_dbt, "run", "--select", "gold_churn"], env=env, timeout=BUILD_TIMEOUT_S)
+    run([binary("soundlake-loader"), "--lake-url", lake.as_uri(),
+         "--clickhouse-url", clickhouse_db.url, "--database", clickhouse_db.name,
+         "--progress", "never"], env=env)  # fmt: skip
+    described = clickhouse_db.query_json("DESCRIBE TABLE gold_churn")
+    types = {row["name"]: row["type"] for row in described}
+    assert sorted(types) == sorted(columns), types
+    assert types["event_date"] == "Date"
+    assert types["cancellations"] == "Nullable(Int64)"
+    assert types["_ingested_at"] == "Nullable(DateTime('UTC'))"
+    assert clickhouse_db.query_json("SELECT count() AS n FROM gold_churn") == [{"n": "0"}]
