@@ -676,13 +676,21 @@ impl Lander {
             if self.cfg.until_caught_up && self.caught_up() {
                 self.flush()?;
                 if self.caught_up_committed() {
-                    info!(stats = ?self.stats(), "caught up with the end offsets seen at start");
+                    info!("caught up with the end offsets seen at start");
                     break;
                 }
             }
         }
         self.publish();
-        info!(stats = ?self.stats(), "lander stopped");
+        let stats = self.stats();
+        info!(
+            landed = stats.landed(),
+            quarantined = stats.quarantined(),
+            files = stats.files(),
+            bytes = stats.bytes(),
+            commits = stats.commits,
+            "lander stopped"
+        );
         Ok(())
     }
 

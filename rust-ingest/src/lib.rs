@@ -1,4 +1,4 @@
-//! The Kafka → bronze Parquet lander (issue 4), as a library that the `soundlake-ingest` binary
+//! The Kafka → bronze Parquet lander, as a library that the `soundlake-ingest` binary
 //! and the tests use.
 //!
 //! - [`schema`]: the Arrow schema of each bronze table, from the topics' Avro schemas.
@@ -13,7 +13,8 @@
 //! - [`quarantine`]: records that cannot be landed, with their reason.
 //! - [`lander`]: the consumer loop; [`partition_reader`]: which partition is read next;
 //!   [`kafka_batch`]: messages taken from librdkafka many at a time; [`flush`]: one flush's
-//!   files and commit, in the background; [`config`]: its settings; [`stats`]: its counters.
+//!   files and commit, in the background; [`config`]: its settings; [`stats`]: its counters and
+//!   the summary printed at the end of a run.
 
 pub mod batch_builder;
 pub mod commit_log;

@@ -1,9 +1,10 @@
-//! `soundlake-ingest`: the Kafka → bronze Parquet lander (issue 4).
+//! `soundlake-ingest`: the Kafka → bronze Parquet lander.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Instant;
 
 use clap::Parser;
 use soundlake_core::telemetry::Telemetry;
@@ -46,9 +47,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let started = Instant::now();
     let result = Lander::new(config, shutdown).and_then(|mut lander| {
         lander.set_metrics(LanderMetrics::register(&telemetry));
-        lander.run()
+        let result = lander.run();
+        // For a person, on standard output as the loader's table (the logs go to stderr); also
+        // after an error: what it counts is committed.
+        print!("{}", lander.stats().summary(started.elapsed()));
+        result
     });
     if let Err(err) = telemetry.shutdown() {
         eprintln!("soundlake-ingest: {err}");

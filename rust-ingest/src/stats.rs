@@ -16,14 +16,17 @@
 //! - `soundlake_ingest_assigned_partitions{topic}`: partitions this instance owns.
 //!
 //! The lander publishes a snapshot of its [`Stats`] at each commit and every few seconds (not
-//! per record); the instruments read that snapshot when Prometheus scrapes.
+//! per record); the instruments read that snapshot when Prometheus scrapes. At the end of a run
+//! the same stats are printed for a person ([`Stats::summary`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use soundlake_core::telemetry::{
     Histogram, KeyValue, ObservableCounter, ObservableGauge, Telemetry, Unit, SECONDS_BUCKETS,
 };
+use soundlake_core::text_table::{self, bytes, count, per_second, Align, TextTable};
 
 /// What the lander did with one topic since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,18 +76,83 @@ impl Stats {
 
     /// Records committed to quarantine, all topics and reasons.
     pub fn quarantined(&self) -> u64 {
-        self.topics
-            .values()
-            .flat_map(|t| t.quarantined.values())
-            .sum()
+        self.topics.values().map(TopicStats::quarantined).sum()
     }
 
     /// Files committed (data and quarantine), all topics.
     pub fn files(&self) -> u64 {
-        self.topics
-            .values()
-            .map(|t| t.data_files + t.quarantine_files)
-            .sum()
+        self.topics.values().map(TopicStats::files).sum()
+    }
+
+    /// Bytes of the files committed (data and quarantine), all topics.
+    pub fn bytes(&self) -> u64 {
+        self.topics.values().map(TopicStats::bytes).sum()
+    }
+
+    /// The summary printed at the end of a run that took `elapsed`: per topic the records
+    /// landed and quarantined, the files and bytes committed and the records per second, a
+    /// total row, then the quarantine reasons if any record was quarantined.
+    pub fn summary(&self, elapsed: Duration) -> String {
+        let mut table = TextTable::new([
+            ("topic", Align::Left),
+            ("landed", Align::Right),
+            ("quarantined", Align::Right),
+            ("files", Align::Right),
+            ("bytes", Align::Right),
+            ("records/s", Align::Right),
+            ("seconds", Align::Right),
+        ]);
+        for (topic, t) in &self.topics {
+            let quarantined = t.quarantined();
+            table.row([
+                topic.clone(),
+                count(t.landed),
+                count(quarantined),
+                count(t.files()),
+                bytes(t.bytes()),
+                per_second(t.landed + quarantined, elapsed),
+                String::new(),
+            ]);
+        }
+        table.total([
+            "total".to_owned(),
+            count(self.landed()),
+            count(self.quarantined()),
+            count(self.files()),
+            bytes(self.bytes()),
+            per_second(self.landed() + self.quarantined(), elapsed),
+            text_table::seconds(elapsed),
+        ]);
+        let mut text = table.render();
+        for (topic, t) in &self.topics {
+            if t.quarantined.is_empty() {
+                continue;
+            }
+            let reasons: Vec<String> = t
+                .quarantined
+                .iter()
+                .map(|(reason, n)| format!("{} {reason}", count(*n)))
+                .collect();
+            text.push_str(&format!("quarantined in {topic}: {}\n", reasons.join(", ")));
+        }
+        text
+    }
+}
+
+impl TopicStats {
+    /// Records committed to quarantine, all reasons.
+    pub fn quarantined(&self) -> u64 {
+        self.quarantined.values().sum()
+    }
+
+    /// Files committed, data and quarantine.
+    pub fn files(&self) -> u64 {
+        self.data_files + self.quarantine_files
+    }
+
+    /// Bytes of the files committed, data and quarantine.
+    pub fn bytes(&self) -> u64 {
+        self.data_bytes + self.quarantine_bytes
     }
 }
 
@@ -304,6 +372,112 @@ impl LanderMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn topic(
+        landed: u64,
+        quarantined: &[(&'static str, u64)],
+        files: u64,
+        bytes: u64,
+    ) -> TopicStats {
+        TopicStats {
+            consumed: landed + quarantined.iter().map(|(_, n)| n).sum::<u64>(),
+            landed,
+            quarantined: quarantined.iter().copied().collect(),
+            data_files: files,
+            data_bytes: bytes,
+            ..TopicStats::default()
+        }
+    }
+
+    #[test]
+    fn the_summary_is_a_table_with_a_total() {
+        let listen = TopicStats {
+            quarantine_files: 1,
+            quarantine_bytes: 900,
+            ..topic(
+                1_234_567_890,
+                &[("bad_magic", 2), ("truncated_body", 1)],
+                1_200,
+                52_400_000_000,
+            )
+        };
+        // What is checked, the topics, the run's duration, the summary's lines.
+        type Case = (
+            &'static str,
+            Vec<(&'static str, TopicStats)>,
+            Duration,
+            &'static [&'static str],
+        );
+        let cases: [Case; 4] = [
+            (
+                "no topics",
+                vec![],
+                Duration::ZERO,
+                &[
+                    "topic  landed  quarantined  files  bytes  records/s  seconds",
+                    "------------------------------------------------------------",
+                    "total       0            0      0    0 B          -     0.00",
+                ],
+            ),
+            (
+                "nothing landed",
+                vec![("auth_events", TopicStats::default())],
+                Duration::from_millis(1_500),
+                &[
+                    "topic        landed  quarantined  files  bytes  records/s  seconds",
+                    "auth_events       0            0      0    0 B          -",
+                    "------------------------------------------------------------------",
+                    "total             0            0      0    0 B          -     1.50",
+                ],
+            ),
+            (
+                "several topics, big numbers, quarantined records",
+                vec![
+                    ("auth_events", topic(3_060, &[], 2, 95_200)),
+                    ("listen_events", listen),
+                    ("page_view_events", TopicStats::default()),
+                ],
+                Duration::from_secs(10),
+                &[
+                    "topic                    landed  quarantined  files    bytes    records/s  seconds",
+                    "auth_events               3,060            0      2  95.2 kB          306",
+                    "listen_events     1,234,567,890            3  1,201  52.4 GB  123,456,789",
+                    "page_view_events              0            0      0      0 B            -",
+                    "----------------------------------------------------------------------------------",
+                    "total             1,234,570,950            3  1,203  52.4 GB  123,457,095    10.00",
+                    "quarantined in listen_events: 2 bad_magic, 1 truncated_body",
+                ],
+            ),
+            (
+                "only quarantined records",
+                vec![
+                    ("a", topic(0, &[("schema_unknown", 1_000_000)], 0, 0)),
+                    ("b", topic(7, &[("truncated_body", 1)], 1, 999)),
+                ],
+                Duration::from_secs(4),
+                &[
+                    "topic  landed  quarantined  files  bytes  records/s  seconds",
+                    "a           0    1,000,000      0    0 B    250,000",
+                    "b           7            1      1  999 B          2",
+                    "------------------------------------------------------------",
+                    "total       7    1,000,001      1  999 B    250,002     4.00",
+                    "quarantined in a: 1,000,000 schema_unknown",
+                    "quarantined in b: 1 truncated_body",
+                ],
+            ),
+        ];
+        for (name, topics, elapsed, lines) in cases {
+            let stats = Stats {
+                topics: topics
+                    .into_iter()
+                    .map(|(name, t)| (name.to_owned(), t))
+                    .collect(),
+                ..Stats::default()
+            };
+            let expected: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            assert_eq!(stats.summary(elapsed), expected, "{name}");
+        }
+    }
 
     #[test]
     fn the_published_stats_are_served() {

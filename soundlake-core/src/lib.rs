@@ -8,4 +8,5 @@ pub mod lake;
 pub mod schema_registry;
 pub mod settings;
 pub mod telemetry;
+pub mod text_table;
 pub mod wire;
