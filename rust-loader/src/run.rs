@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use soundlake_core::lake::{LakeStore, LakeUrl};
+use soundlake_core::text_table::{count, per_second, seconds, Align, TextTable};
 
 use crate::discover::{discover, TableFilter, GOLD_DIR};
 use crate::error::Error;
@@ -57,34 +58,45 @@ impl RunReport {
         self.tables.iter().filter(|t| t.error.is_some()).count()
     }
 
-    /// The summary table printed at the end of a run.
+    /// The summary table printed at the end of a run: one row per table, then the total.
     pub fn render(&self) -> String {
-        let mut text = format!(
-            "{:<36} {:<12} {:>12} {:>10} {:>9}  {}\n",
-            "table", "mode", "rows", "rows/s", "seconds", "status"
-        );
+        let mut text = TextTable::new([
+            ("table", Align::Left),
+            ("mode", Align::Left),
+            ("rows", Align::Right),
+            ("rows/s", Align::Right),
+            ("seconds", Align::Right),
+            ("status", Align::Left),
+        ]);
         for t in &self.tables {
-            let seconds = t.elapsed.as_secs_f64();
-            let rate = if t.rows > 0 && seconds > 0.0 {
-                format!("{:.0}", t.rows as f64 / seconds)
-            } else {
-                "-".to_owned()
-            };
             let status = match &t.error {
                 None => "ok".to_owned(),
                 Some(err) => format!("FAILED: {err}"),
             };
-            text.push_str(&format!(
-                "{:<36} {:<12} {:>12} {:>10} {:>9.2}  {}\n",
-                t.table,
-                t.mode.as_str(),
-                t.rows,
-                rate,
-                seconds,
-                status
-            ));
+            text.row([
+                t.table.clone(),
+                t.mode.as_str().to_owned(),
+                count(t.rows),
+                per_second(t.rows, t.elapsed),
+                seconds(t.elapsed),
+                status,
+            ]);
         }
-        text
+        let rows = self.tables.iter().map(|t| t.rows).sum();
+        let elapsed = self.tables.iter().map(|t| t.elapsed).sum();
+        let status = match self.failures() {
+            0 => "ok".to_owned(),
+            n => format!("{n} failed"),
+        };
+        text.total([
+            "total".to_owned(),
+            String::new(),
+            count(rows),
+            per_second(rows, elapsed),
+            seconds(elapsed),
+            status,
+        ]);
+        text.render()
     }
 }
 
@@ -348,5 +360,67 @@ async fn finish_failure(
         partitions: Vec::new(),
         elapsed,
         error: Some(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, mode: Mode, rows: u64, millis: u64, error: Option<&str>) -> TableReport {
+        TableReport {
+            table: name.to_owned(),
+            mode,
+            rows,
+            bytes: rows * 8,
+            partitions: Vec::new(),
+            elapsed: Duration::from_millis(millis),
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_summary_is_a_table_with_a_total() {
+        let cases: [(&str, Vec<TableReport>, &[&str]); 2] = [
+            (
+                "no tables",
+                vec![],
+                &[
+                    "table  mode  rows  rows/s  seconds  status",
+                    "------------------------------------------",
+                    "total           0       -     0.00  ok",
+                ],
+            ),
+            (
+                "big numbers, an unchanged and a failed table",
+                vec![
+                    table("gold_listens_daily", Mode::Full, 12_345_678, 4_000, None),
+                    table("gold_users", Mode::Unchanged, 0, 50, None),
+                    table(
+                        "gold_songs",
+                        Mode::Incremental,
+                        0,
+                        1_500,
+                        Some("ClickHouse at http://x: connection refused"),
+                    ),
+                ],
+                &[
+                    "table               mode               rows     rows/s  seconds  status",
+                    "gold_listens_daily  full         12,345,678  3,086,420     4.00  ok",
+                    "gold_users          unchanged             0          -     0.05  ok",
+                    "gold_songs          incremental           0          -     1.50  FAILED: ClickHouse at http://x: connection refused",
+                    "-------------------------------------------------------------------------------------------------------------------",
+                    "total                            12,345,678  2,224,446     5.55  1 failed",
+                ],
+            ),
+        ];
+        for (name, tables, lines) in cases {
+            let report = RunReport {
+                tables,
+                ..RunReport::default()
+            };
+            let expected: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            assert_eq!(report.render(), expected, "{name}");
+        }
     }
 }
