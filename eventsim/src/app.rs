@@ -1,5 +1,6 @@
 //! The run as the command line asks for it: options resolved against the config (command line
-//! first, then the config file, then eventsim's defaults), checks, the run, the summary line.
+//! first, then the config file, then eventsim's defaults), checks, the run (summed up by
+//! [`crate::summary`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -390,47 +391,4 @@ pub fn execute_encoded(
         )?
     };
     Ok(summary)
-}
-
-/// The line printed at the end: events per topic, users, simulated span, wall time, rate.
-pub fn summary_line(plan: &Plan, s: &Summary) -> String {
-    let per_topic: Vec<String> = Topic::ALL
-        .iter()
-        .map(|t| format!("{} {}", t.name(), s.per_topic[t.index()]))
-        .collect();
-    let span = match plan.params.end {
-        Some(end) => format!(
-            "{} .. {} ({:.1} days)",
-            format_time(plan.params.start),
-            format_time(end),
-            (end - plan.params.start) as f64 / MS_PER_DAY as f64
-        ),
-        None => format!("{} .. (no end)", format_time(plan.params.start)),
-    };
-    let secs = s.wall.as_secs_f64().max(1e-9);
-    let events = s.events();
-    let report = s
-        .sink_report
-        .as_ref()
-        .map(|r| format!("; {r}"))
-        .unwrap_or_default();
-    format!(
-        "eventsim: {}{} events, {} records ({}), {} users, simulated {}, wall {:.2} s, {:.0} events/s, {:.0} records/s, {:.1} MB, {} thread(s){}",
-        if s.interrupted { "interrupted: " } else { "" },
-        events,
-        s.records(),
-        per_topic.join(", "),
-        s.users,
-        span,
-        secs,
-        events as f64 / secs,
-        s.records() as f64 / secs,
-        s.bytes as f64 / 1e6,
-        if plan.continuous || plan.time_ordered {
-            1
-        } else {
-            plan.params.threads
-        },
-        report,
-    )
 }

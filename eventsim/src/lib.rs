@@ -8,6 +8,7 @@
 //! - [`run`]: batch (parallel, deterministic order) and continuous (real-time) drivers.
 //! - [`metrics`]: what `--metrics-addr` serves to Prometheus.
 //! - [`app`]: the command line's options resolved against the config, and the run.
+//! - [`summary`]: what is printed at the end of a run.
 
 pub mod app;
 pub mod cli;
@@ -17,3 +18,4 @@ pub mod model;
 pub mod progress;
 pub mod run;
 pub mod sinks;
+pub mod summary;

@@ -5,8 +5,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
-use eventsim::app::{execute_with_telemetry, plan, start_telemetry, summary_line};
+use eventsim::app::{execute_with_telemetry, plan, start_telemetry};
 use eventsim::cli::Cli;
+use eventsim::summary;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Ctrl-C / SIGTERM: the first one stops the run cleanly (what is generated is flushed and
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
     }
     match result {
         Ok(summary) => {
-            eprintln!("{}", summary_line(&plan, &summary));
+            eprint!("{}", summary::text(&plan, &summary));
             if summary.interrupted {
                 ExitCode::from(130)
             } else {

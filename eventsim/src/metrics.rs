@@ -21,7 +21,7 @@ use soundlake_core::telemetry::{
 };
 
 use crate::sinks::kafka::DeliveryCounts;
-use crate::sinks::{Chunk, Sink, SinkError};
+use crate::sinks::{Chunk, Delivery, Sink, SinkError};
 
 /// The shortest window the events/s gauge is computed over (scrapes closer together see the
 /// previous value).
@@ -188,7 +188,7 @@ impl Sink for MeteredSink<'_> {
         self.inner.bytes_written()
     }
 
-    fn report(&self) -> Option<String> {
+    fn report(&self) -> Option<Delivery> {
         self.inner.report()
     }
 }

@@ -14,7 +14,7 @@ use crate::model::sessions::UserSim;
 use crate::model::users::{Arrivals, PopulationParams, Profile};
 use crate::model::Model;
 use crate::progress::Progress;
-use crate::sinks::{Chunk, Encoder, EncoderFactory, Record, Sink, SinkError};
+use crate::sinks::{Chunk, Delivery, Encoder, EncoderFactory, Record, Sink, SinkError};
 
 /// Bytes of records a chunk of work aims at (its number of users adapts to it).
 const CHUNK_TARGET_BYTES: u64 = 4 << 20;
@@ -45,8 +45,8 @@ pub struct Summary {
     pub wall: Duration,
     /// The run was stopped before its end (Ctrl-C).
     pub interrupted: bool,
-    /// What the sink adds to the summary line ([`Sink::report`]).
-    pub sink_report: Option<String>,
+    /// What the sink delivered to a broker ([`Sink::report`]).
+    pub sink_report: Option<Delivery>,
 }
 
 impl Summary {

@@ -20,7 +20,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::types::RDKafkaErrorCode;
 use soundlake_core::event::Topic;
 
-use super::{Chunk, Sink, SinkError};
+use super::{Chunk, Delivery, Sink, SinkError};
 
 /// How long to wait for the brokers to answer a metadata or admin request.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -364,12 +364,11 @@ impl Sink for KafkaSink {
         self.bytes
     }
 
-    fn report(&self) -> Option<String> {
-        Some(format!(
-            "delivered to Kafka at {}: {}; {} failed",
-            self.brokers,
-            self.per_topic(self.delivered()),
-            self.deliveries.failed()
-        ))
+    fn report(&self) -> Option<Delivery> {
+        Some(Delivery {
+            target: format!("Kafka at {}", self.brokers),
+            topics: self.topics.clone(),
+            delivered: self.delivered(),
+        })
     }
 }

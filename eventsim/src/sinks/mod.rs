@@ -134,10 +134,23 @@ pub trait Sink: Send {
     fn finish(&mut self) -> Result<(), SinkError>;
     /// Bytes written so far (for the summary).
     fn bytes_written(&self) -> u64;
-    /// What the sink has to add to the summary line (e.g. records delivered per topic).
-    fn report(&self) -> Option<String> {
+    /// What the sink delivered to a broker, for the summary (sinks that write files or stdout
+    /// have nothing to add).
+    fn report(&self) -> Option<Delivery> {
         None
     }
+}
+
+/// What a sink delivered to a broker, per topic (by `Topic::index`). A failed delivery fails the
+/// run, so a finished run has none to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Where the records went, e.g. `Kafka at 127.0.0.1:9092`.
+    pub target: String,
+    /// The topics' names there (with `--topic-prefix`).
+    pub topics: [String; 4],
+    /// Records acknowledged.
+    pub delivered: [u64; 4],
 }
 
 #[cfg(test)]
