@@ -13,6 +13,7 @@ use soundlake_core::telemetry::{Telemetry, TelemetryError};
 use crate::cli::{format_time, parse_time, Cli};
 use crate::config::{ConfigError, LoadError, SiteConfig};
 use crate::metrics::Metrics;
+use crate::model::sessions::{MAX_SESSION_MS, MAX_SESSION_USER_ID};
 use crate::model::timing::MS_PER_DAY;
 use crate::model::users::{Arrivals, PopulationParams};
 use crate::model::Model;
@@ -25,12 +26,10 @@ use crate::sinks::kafka::{ensure_topics, KafkaOptions, KafkaSink};
 use crate::sinks::stdout::StdoutSink;
 use crate::sinks::{Encoder, Sink, SinkError};
 
-/// The most users in a run (session ids hold the user index in 31 bits).
+/// The most users in a run, initial and new.
 pub const MAX_USERS: u64 = 1 << 30;
 /// The most users growth may add in batch mode (their arrival times are kept: 8 bytes each).
 pub const MAX_NEW_USERS: u64 = 100_000_000;
-/// The largest first user id, either way (ids stay exact in JSON numbers).
-pub const MAX_USER_ID: u64 = 1 << 52;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -132,17 +131,43 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
             return usage(format!("{name}: {days} days is out of range"));
         }
     }
-    let start = match (&cli.start_time, &cfg.start_date) {
-        (Some(s), _) => time_option("--start-time", s)?,
-        (None, Some(s)) => time_option(&format!("{file}: start-date"), s)?,
-        (None, None) => today - cli.from * MS_PER_DAY,
+    let (start_name, start) = match (&cli.start_time, &cfg.start_date) {
+        (Some(s), _) => ("--start-time".to_string(), time_option("--start-time", s)?),
+        (None, Some(s)) => {
+            let name = format!("{file}: start-date");
+            let t = time_option(&name, s)?;
+            (name, t)
+        }
+        (None, None) => ("--from".to_string(), today - cli.from * MS_PER_DAY),
     };
-    let end = match (&cli.end_time, &cfg.end_date) {
-        (Some(s), _) => Some(time_option("--end-time", s)?),
-        (None, Some(s)) => Some(time_option(&format!("{file}: end-date"), s)?),
-        (None, None) if cli.continuous => None,
-        (None, None) => Some(today - cli.to * MS_PER_DAY),
+    let (end_name, end) = match (&cli.end_time, &cfg.end_date) {
+        (Some(s), _) => (
+            "--end-time".to_string(),
+            Some(time_option("--end-time", s)?),
+        ),
+        (None, Some(s)) => {
+            let name = format!("{file}: end-date");
+            let t = time_option(&name, s)?;
+            (name, Some(t))
+        }
+        (None, None) if cli.continuous => ("--end-time".to_string(), None),
+        (None, None) => ("--to".to_string(), Some(today - cli.to * MS_PER_DAY)),
     };
+    // Session ids carry the epoch second of a session's first event in 32 bits.
+    if !(0..=MAX_SESSION_MS).contains(&start) {
+        return usage(format!(
+            "{start_name}: the start {} is outside 1970-01-01T00:00:00 .. {}, the times a session id can carry (epoch seconds in 32 bits); start within them",
+            format_time(start),
+            format_time(MAX_SESSION_MS)
+        ));
+    }
+    if let Some(end) = end.filter(|&end| end > MAX_SESSION_MS + 1) {
+        return usage(format!(
+            "{end_name}: the end {} is after {}, the last time a session id can carry (epoch seconds in 32 bits); end at or before it",
+            format_time(end),
+            format_time(MAX_SESSION_MS + 1)
+        ));
+    }
     if let Some(end) = end {
         if start >= end {
             return usage(format!(
@@ -164,9 +189,23 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
         ));
     }
     let first_user_id = cli.userid.or(cfg.first_user_id).unwrap_or(1);
-    if first_user_id.unsigned_abs() > MAX_USER_ID {
+    let userid_name = match (cli.userid, cfg.first_user_id) {
+        (None, Some(_)) => format!("{file}: first-user-id"),
+        _ => "--userid".to_string(),
+    };
+    // Session ids carry the user id in their high 31 bits.
+    if !(1..=MAX_SESSION_USER_ID).contains(&first_user_id) {
         return usage(format!(
-            "--userid: {first_user_id} is out of range (at most {MAX_USER_ID} either way)"
+            "{userid_name}: {first_user_id} is out of range: user ids run from 1 to {MAX_SESSION_USER_ID}, the largest a session id can carry (31 bits); choose a first user id within them"
+        ));
+    }
+    // Users left in the id space after the first user id: at most 2^31 - 1, exact in u64.
+    let id_room = (MAX_SESSION_USER_ID - first_user_id + 1) as u64;
+    if initial_users > id_room {
+        return usage(format!(
+            "--nusers {initial_users} from {userid_name} {first_user_id}: the last user id would be {}, above {MAX_SESSION_USER_ID}, the largest a session id can carry (31 bits); lower the first user id to at most {} or generate fewer users",
+            first_user_id as u64 + initial_users - 1,
+            (MAX_SESSION_USER_ID as u64 + 1).saturating_sub(initial_users).max(1)
         ));
     }
     model
@@ -191,10 +230,19 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
         start,
     };
     if let Some(end) = end.filter(|_| growth_rate > 0.0) {
-        let limit = MAX_NEW_USERS.min(MAX_USERS - initial_users);
+        let size_limit = MAX_NEW_USERS.min(MAX_USERS - initial_users);
+        let id_limit = id_room - initial_users;
+        let limit = size_limit.min(id_limit);
         if Arrivals::new(&population).count_until(end, limit).is_none() {
+            let why = if id_limit < size_limit {
+                format!(
+                    ", past user id {MAX_SESSION_USER_ID}, the largest a session id can carry (31 bits); lower it, shorten the span or lower {userid_name} ({first_user_id})"
+                )
+            } else {
+                "; lower it or shorten the span".to_string()
+            };
             return usage(format!(
-                "--growth-rate {growth_rate} would add more than {limit} users between {} and {}; lower it or shorten the span",
+                "--growth-rate {growth_rate} would add more than {limit} users between {} and {}{why}",
                 format_time(start),
                 format_time(end)
             ));

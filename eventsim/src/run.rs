@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use soundlake_core::event::Topic;
 
 use crate::model::rng::Rng;
-use crate::model::sessions::UserSim;
+use crate::model::sessions::{UserSim, MAX_SESSION_USER_ID};
 use crate::model::users::{Arrivals, PopulationParams, Profile};
 use crate::model::Model;
 use crate::progress::Progress;
@@ -320,7 +320,9 @@ pub fn run_time_ordered(
     let mut queue: BinaryHeap<Reverse<(i64, u64)>> = BinaryHeap::new();
     for index in 0..params.population.initial_users {
         let sim = new_user(model, params, index, None);
-        queue.push(Reverse((sim.current().ts, index)));
+        if sim.alive() {
+            queue.push(Reverse((sim.current().ts, index)));
+        }
         users.push(sim);
     }
     let mut arrivals = Arrivals::new(&params.population);
@@ -335,8 +337,15 @@ pub fn run_time_ordered(
         };
         if let Some(arrival) = next_arrival.filter(|&a| a <= ts && a < end) {
             let index = users.len() as u64;
+            if !has_user_id(params, index) {
+                // Growth without an end reached the last user id session ids can carry.
+                next_arrival = None;
+                continue;
+            }
             let sim = new_user(model, params, index, Some(arrival));
-            queue.push(Reverse((sim.current().ts, index)));
+            if sim.alive() {
+                queue.push(Reverse((sim.current().ts, index)));
+            }
             users.push(sim);
             next_arrival = arrivals.next_arrival();
             continue;
@@ -387,6 +396,15 @@ pub fn run_time_ordered(
     summary.interrupted = stop.load(Ordering::Relaxed);
     progress.finish();
     Ok(summary)
+}
+
+/// Whether user `index` has a user id that session ids can carry (the command line checks this
+/// for runs with an end; a continuous run without one stops adding users there).
+fn has_user_id(params: &RunParams, index: u64) -> bool {
+    i64::try_from(index)
+        .ok()
+        .and_then(|i| params.population.first_user_id.checked_add(i))
+        .is_some_and(|id| id <= MAX_SESSION_USER_ID)
 }
 
 fn flush_chunk(

@@ -22,8 +22,10 @@ pub struct PopulationParams {
 /// A user's stable properties; names, place and user agent are indices into the shipped data.
 #[derive(Debug, Clone)]
 pub struct Profile {
-    /// Position in the population (0-based): seeds the user's stream and session ids.
+    /// Position in the population (0-based): seeds the user's stream.
     pub index: u64,
+    /// The global user id, `first_user_id + index`: the events' `userId`, and the high bits of
+    /// the user's session ids.
     pub user_id: i64,
     pub first_name: u32,
     pub last_name: u32,
