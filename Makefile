@@ -11,7 +11,7 @@ demo: ## set up what is missing, start the local stack and run the whole pipelin
 test: ## set up what is missing, start the stack, run every test suite, stop what it started
 	scripts/test
 
-setup: ## install everything (Debian packages, service jars, Python venv, Rust build)
+setup: ## install everything (Debian packages, Python venv, service jars, Rust binaries)
 	scripts/setup
 
 stack-up: ## start the local stack (installs on first use; harmless when already up)
