@@ -124,6 +124,27 @@ def read_events(folder: Path) -> dict[str, pd.DataFrame]:
     return events
 
 
+def dbt_env(stack: Endpoints, hdfs_dir: HdfsDir, prefix: str, tmp_path: Path) -> dict[str, str]:
+    """soundlake-dbt's environment for a test's lake (`lake/` in `hdfs_dir`) and topics."""
+    return {
+        **os.environ,
+        "SOUNDLAKE_ROOT": str(ROOT),
+        "SOUNDLAKE_LAKE_URL": hdfs_dir.url_of("lake"),
+        "SOUNDLAKE_TOPIC_PREFIX": prefix,
+        "SOUNDLAKE_DBT_SCHEMA": prefix.rstrip("_"),
+        "SOUNDLAKE_HDFS_URL": stack.hdfs_url,
+        "SOUNDLAKE_SPARK_METASTORE_URL": (
+            f"jdbc:derby:;databaseName={tmp_path / 'metastore'};create=true"
+        ),
+        "SOUNDLAKE_SPARK_WAREHOUSE": str(tmp_path / "warehouse"),
+        "SOUNDLAKE_SPARK_LOCAL_DIR": str(tmp_path / "spark-local"),
+        "SOUNDLAKE_SPARK_DRIVER_MEMORY": "1g",
+        "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
+        "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
 @pytest.fixture
 def pipeline(stack: Endpoints, hdfs_dir: HdfsDir, tmp_path: Path) -> Iterator[Pipeline]:
     """Three simulated days landed in a fresh lake, first two days only (see the module doc)."""
@@ -144,23 +165,7 @@ def pipeline(stack: Endpoints, hdfs_dir: HdfsDir, tmp_path: Path) -> Iterator[Pi
                  "--writer-id", f"{prefix}{landing}", "--until-caught-up",
                  "--metrics-addr", "none"])  # fmt: skip
         move_days(hdfs_dir, "landing1", prefix, FIRST_DAYS)
-        env = {
-            **os.environ,
-            "SOUNDLAKE_ROOT": str(ROOT),
-            "SOUNDLAKE_LAKE_URL": hdfs_dir.url_of("lake"),
-            "SOUNDLAKE_TOPIC_PREFIX": prefix,
-            "SOUNDLAKE_DBT_SCHEMA": prefix.rstrip("_"),
-            "SOUNDLAKE_HDFS_URL": stack.hdfs_url,
-            "SOUNDLAKE_SPARK_METASTORE_URL": (
-                f"jdbc:derby:;databaseName={tmp_path / 'metastore'};create=true"
-            ),
-            "SOUNDLAKE_SPARK_WAREHOUSE": str(tmp_path / "warehouse"),
-            "SOUNDLAKE_SPARK_LOCAL_DIR": str(tmp_path / "spark-local"),
-            "SOUNDLAKE_SPARK_DRIVER_MEMORY": "1g",
-            "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
-            "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
+        env = dbt_env(stack, hdfs_dir, prefix, tmp_path)
         yield Pipeline(hdfs_dir, hdfs_dir.url_of("lake"), env, read_events(json_dir))
     finally:
         for name, future in admin.delete_topics(topics).items():
@@ -401,6 +406,79 @@ def test_dbt_builds_silver_and_gold_from_landed_events_incrementally(
     rebuilt = snapshot(spark, pipeline.lake_url)
     for model in GOLD:
         pd.testing.assert_frame_equal(rebuilt[model], incremental[model], obj=model)
+
+
+# --- several generator runs into one lake -----------------------------------------------------
+
+# Three runs of the generator into one lake: other users over overlapping days, and the first
+# run's users again over a window that overlaps theirs. Session ids must stay unique across
+# runs (eventsim/README.md, "Session ids"), so every dbt test passes and the sessions equal a
+# count of the raw events.
+RUNS = (
+    ("--userid", "1", "--randomseed", "21",
+     "--start-time", "2026-11-02T00:00:00", "--end-time", "2026-11-04T00:00:00"),
+    ("--userid", "5001", "--randomseed", "22",
+     "--start-time", "2026-11-03T00:00:00", "--end-time", "2026-11-05T00:00:00"),
+    ("--userid", "1", "--randomseed", "23",
+     "--start-time", "2026-11-03T12:00:00", "--end-time", "2026-11-05T00:00:00"),
+)  # fmt: skip
+
+
+def test_several_generator_runs_into_one_lake_keep_sessions_apart(
+    stack: Endpoints, hdfs_dir: HdfsDir, tmp_path: Path, spark: SparkSession
+) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    eventsim, ingest = binary("eventsim"), binary("soundlake-ingest")
+    common = ["-c", "eventsim/configs/eventsim-config-example.json", "--nusers", "40",
+              "--progress", "never"]  # fmt: skip
+    prefix = unique_name("runs") + "_"
+    topics = [f"{prefix}{t}" for t in TOPICS]
+    admin = AdminClient({"bootstrap.servers": stack.kafka_brokers})
+    frames: dict[str, list[pd.DataFrame]] = {t: [] for t in TOPICS}
+    try:
+        for number, options in enumerate(RUNS):
+            json_dir = tmp_path / f"run{number}"
+            run([eventsim, *common, *options, "--output-dir", str(json_dir)])
+            run([eventsim, *common, *options, "--kafka-brokers", stack.kafka_brokers,
+                 "--topic-prefix", prefix, "--partitions", "2"])  # fmt: skip
+            for topic, frame in read_events(json_dir).items():
+                frames[topic].append(frame)
+        run([ingest, "--brokers", stack.kafka_brokers, "--topics", ",".join(topics),
+             "--lake-url", hdfs_dir.url_of("lake"), "--group", f"{prefix}lander",
+             "--writer-id", f"{prefix}lander", "--until-caught-up",
+             "--metrics-addr", "none"])  # fmt: skip
+        events = {t: pd.concat(f, ignore_index=True) for t, f in frames.items()}
+        env = dbt_env(stack, hdfs_dir, prefix, tmp_path)
+        pipeline = Pipeline(hdfs_dir, hdfs_dir.url_of("lake"), env, events)
+        # every model and every data test (unique session ids among them) must pass
+        pipeline.dbt("build")
+    finally:
+        for name, future in admin.delete_topics(topics).items():
+            try:
+                future.result(timeout=KAFKA_TIMEOUT_S)
+            except Exception as err:
+                print(f"could not delete topic {name}: {err}", file=sys.stderr)
+
+    # no two runs share a session id: the runs' sessions, counted run by run, are all distinct
+    per_run = [
+        set(pd.concat([f["sessionId"] for f in (frames[t][number] for t in TOPICS)]).unique())
+        for number in range(len(RUNS))
+    ]
+    raw_ids = set().union(*per_run)
+    assert len(raw_ids) == sum(len(ids) for ids in per_run), "runs share session ids"
+    # dim_sessions holds exactly the sessions of the raw events of all runs
+    dim = spark.read.parquet(f"{pipeline.lake_url}/silver/dim_sessions").toPandas()
+    assert len(dim) == len(raw_ids), f"{len(dim)} sessions in dim_sessions, {len(raw_ids)} raw"
+    assert set(dim["session_id"]) == raw_ids
+    # and the reports of all runs together match an independent computation (a report that the
+    # raw events leave empty, such as churn without a cancellation, has no partition in gold)
+    for model, frame in expected_reports(events).items():
+        if frame.empty:
+            partitions = hdfs_dir.list_names(f"lake/gold/{model}")
+            assert not [p for p in partitions if p.startswith("event_date=")], model
+            continue
+        assert_matches(model, read_gold(spark, pipeline.lake_url, model), frame)
 
 
 # --- a gold model without rows ----------------------------------------------------------------
