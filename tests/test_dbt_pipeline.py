@@ -124,15 +124,16 @@ def read_events(folder: Path) -> dict[str, pd.DataFrame]:
     return events
 
 
-def dbt_env(stack: Endpoints, hdfs_dir: HdfsDir, prefix: str, tmp_path: Path) -> dict[str, str]:
-    """soundlake-dbt's environment for a test's lake (`lake/` in `hdfs_dir`) and topics."""
-    return {
+def dbt_env(
+    tmp_path: Path, *, lake_url: str, hdfs_url: str, schema: str, topic_prefix: str = ""
+) -> dict[str, str]:
+    """soundlake-dbt's environment for a test's own lake, schema, metastore and dbt folders."""
+    env = {
         **os.environ,
         "SOUNDLAKE_ROOT": str(ROOT),
-        "SOUNDLAKE_LAKE_URL": hdfs_dir.url_of("lake"),
-        "SOUNDLAKE_TOPIC_PREFIX": prefix,
-        "SOUNDLAKE_DBT_SCHEMA": prefix.rstrip("_"),
-        "SOUNDLAKE_HDFS_URL": stack.hdfs_url,
+        "SOUNDLAKE_LAKE_URL": lake_url,
+        "SOUNDLAKE_DBT_SCHEMA": schema,
+        "SOUNDLAKE_HDFS_URL": hdfs_url,
         "SOUNDLAKE_SPARK_METASTORE_URL": (
             f"jdbc:derby:;databaseName={tmp_path / 'metastore'};create=true"
         ),
@@ -143,6 +144,22 @@ def dbt_env(stack: Endpoints, hdfs_dir: HdfsDir, prefix: str, tmp_path: Path) ->
         "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    if topic_prefix:
+        env["SOUNDLAKE_TOPIC_PREFIX"] = topic_prefix
+    return env
+
+
+def stack_dbt_env(
+    stack: Endpoints, hdfs_dir: HdfsDir, prefix: str, tmp_path: Path
+) -> dict[str, str]:
+    """dbt_env for a lake at `lake/` in `hdfs_dir`, over the topics named with `prefix`."""
+    return dbt_env(
+        tmp_path,
+        lake_url=hdfs_dir.url_of("lake"),
+        hdfs_url=stack.hdfs_url,
+        schema=prefix.rstrip("_"),
+        topic_prefix=prefix,
+    )
 
 
 @pytest.fixture
@@ -165,7 +182,7 @@ def pipeline(stack: Endpoints, hdfs_dir: HdfsDir, tmp_path: Path) -> Iterator[Pi
                  "--writer-id", f"{prefix}{landing}", "--until-caught-up",
                  "--metrics-addr", "none"])  # fmt: skip
         move_days(hdfs_dir, "landing1", prefix, FIRST_DAYS)
-        env = dbt_env(stack, hdfs_dir, prefix, tmp_path)
+        env = stack_dbt_env(stack, hdfs_dir, prefix, tmp_path)
         yield Pipeline(hdfs_dir, hdfs_dir.url_of("lake"), env, read_events(json_dir))
     finally:
         for name, future in admin.delete_topics(topics).items():
@@ -449,7 +466,7 @@ def test_several_generator_runs_into_one_lake_keep_sessions_apart(
              "--writer-id", f"{prefix}lander", "--until-caught-up",
              "--metrics-addr", "none"])  # fmt: skip
         events = {t: pd.concat(f, ignore_index=True) for t, f in frames.items()}
-        env = dbt_env(stack, hdfs_dir, prefix, tmp_path)
+        env = stack_dbt_env(stack, hdfs_dir, prefix, tmp_path)
         pipeline = Pipeline(hdfs_dir, hdfs_dir.url_of("lake"), env, events)
         # every model and every data test (unique session ids among them) must pass
         pipeline.dbt("build")
@@ -494,22 +511,9 @@ def test_a_gold_model_without_rows_gets_an_empty_clickhouse_table(
     from ops_support import gold_models
 
     lake = tmp_path / "lake"
-    env = {
-        **os.environ,
-        "SOUNDLAKE_ROOT": str(ROOT),
-        "SOUNDLAKE_LAKE_URL": lake.as_uri(),
-        "SOUNDLAKE_HDFS_URL": "file:///",
-        "SOUNDLAKE_DBT_SCHEMA": unique_name("empty"),
-        "SOUNDLAKE_SPARK_METASTORE_URL": (
-            f"jdbc:derby:;databaseName={tmp_path / 'metastore'};create=true"
-        ),
-        "SOUNDLAKE_SPARK_WAREHOUSE": str(tmp_path / "warehouse"),
-        "SOUNDLAKE_SPARK_LOCAL_DIR": str(tmp_path / "spark-local"),
-        "SOUNDLAKE_SPARK_DRIVER_MEMORY": "1g",
-        "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
-        "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = dbt_env(
+        tmp_path, lake_url=lake.as_uri(), hdfs_url="file:///", schema=unique_name("empty")
+    )
     soundlake_dbt = str(Path(sys.executable).parent / "soundlake-dbt")
     run([soundlake_dbt, "run", "--select", "+gold_churn"], env=env, timeout=BUILD_TIMEOUT_S)
     table_dir = lake / "gold" / "gold_churn"
