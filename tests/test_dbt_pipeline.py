@@ -28,6 +28,7 @@ import pytest
 from conftest import KAFKA_TIMEOUT_S, ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, unique_name
 
 if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
     from pyspark.sql import SparkSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,15 @@ def read_events(folder: Path) -> dict[str, pd.DataFrame]:
     return events
 
 
+def delete_topics(admin: AdminClient, topics: list[str]) -> None:
+    """Delete a test's topics; one that cannot be deleted is reported, not fatal."""
+    for name, future in admin.delete_topics(topics).items():
+        try:
+            future.result(timeout=KAFKA_TIMEOUT_S)
+        except Exception as err:
+            print(f"could not delete topic {name}: {err}", file=sys.stderr)
+
+
 def dbt_env(
     tmp_path: Path, *, lake_url: str, hdfs_url: str, schema: str, topic_prefix: str = ""
 ) -> dict[str, str]:
@@ -185,11 +195,7 @@ def pipeline(stack: Endpoints, hdfs_dir: HdfsDir, tmp_path: Path) -> Iterator[Pi
         env = stack_dbt_env(stack, hdfs_dir, prefix, tmp_path)
         yield Pipeline(hdfs_dir, hdfs_dir.url_of("lake"), env, read_events(json_dir))
     finally:
-        for name, future in admin.delete_topics(topics).items():
-            try:
-                future.result(timeout=KAFKA_TIMEOUT_S)
-            except Exception as err:
-                print(f"could not delete topic {name}: {err}", file=sys.stderr)
+        delete_topics(admin, topics)
 
 
 # --- independent computations from the raw events ---------------------------------------------
@@ -471,11 +477,7 @@ def test_several_generator_runs_into_one_lake_keep_sessions_apart(
         # every model and every data test (unique session ids among them) must pass
         pipeline.dbt("build")
     finally:
-        for name, future in admin.delete_topics(topics).items():
-            try:
-                future.result(timeout=KAFKA_TIMEOUT_S)
-            except Exception as err:
-                print(f"could not delete topic {name}: {err}", file=sys.stderr)
+        delete_topics(admin, topics)
 
     # no two runs share a session id: the runs' sessions, counted run by run, are all distinct
     per_run = [
