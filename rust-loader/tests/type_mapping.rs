@@ -167,7 +167,9 @@ fn every_type() -> RecordBatch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_supported_type_round_trips() {
-    let stack = require(&[Service::ClickHouse]).await;
+    let Some(stack) = require(&[Service::ClickHouse]).await else {
+        return;
+    };
     let db = TestClickHouseDb::create(&stack, "loader_types")
         .await
         .expect("a test database");
@@ -214,7 +216,9 @@ async fn every_supported_type_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unmappable_type_fails_its_table_naming_the_column() {
-    let stack = require(&[Service::ClickHouse]).await;
+    let Some(stack) = require(&[Service::ClickHouse]).await else {
+        return;
+    };
     let db = TestClickHouseDb::create(&stack, "loader_badtype")
         .await
         .expect("a test database");

@@ -1,6 +1,12 @@
-//! Does each service answer? Tests call [`require`] first and fail loudly when one does not.
+//! Does each service answer? Stack tests call [`require`] first.
+//!
+//! Without the stack (`cargo test` on a bare clone) a stack test is skipped, and the test binary
+//! says so on one line. With `SOUNDLAKE_STACK_TESTS=required` (set by `make test` and CI) a
+//! service that does not answer fails the test instead, so that a missing stack can never pass
+//! for a green run.
 
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
@@ -14,14 +20,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const KAFKA_METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 const HDFS_RPC_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The environment variable that turns a skipped stack test into a failed one.
+pub const STACK_TESTS_VAR: &str = "SOUNDLAKE_STACK_TESTS";
+
 /// Reads the endpoints from the environment and checks that every stack service answers.
+///
+/// Returns `None` when one does not and [`STACK_TESTS_VAR`] is not `required`: the caller
+/// skips its test (`let Some(stack) = require_stack().await else { return };`), and the first
+/// skip of the process prints one line naming the services and how to start them.
 ///
 /// # Panics
 ///
-/// When an environment variable is invalid or a service does not answer, with a message that
-/// names each such service and how to start it. This is meant for tests: a test that needs the
-/// stack fails instead of passing silently.
-pub async fn require_stack() -> StackEndpoints {
+/// When an environment variable is invalid, or a service does not answer while
+/// [`STACK_TESTS_VAR`] is `required`, with a message that names each such service and how to
+/// start it.
+pub async fn require_stack() -> Option<StackEndpoints> {
     require(&Service::ALL).await
 }
 
@@ -30,13 +43,49 @@ pub async fn require_stack() -> StackEndpoints {
 /// # Panics
 ///
 /// See [`require_stack`].
-pub async fn require(services: &[Service]) -> StackEndpoints {
+pub async fn require(services: &[Service]) -> Option<StackEndpoints> {
     let endpoints = match StackEndpoints::from_env() {
         Ok(endpoints) => endpoints,
         Err(err) => panic!("{err}"),
     };
-    endpoints.require(services).await;
-    endpoints
+    let failures = endpoints.failures(services).await;
+    if failures.is_empty() {
+        return Some(endpoints);
+    }
+    let message = describe(&failures);
+    if stack_tests_required() {
+        panic!("{message}");
+    }
+    announce_skip(&message);
+    None
+}
+
+fn stack_tests_required() -> bool {
+    std::env::var(STACK_TESTS_VAR).is_ok_and(|value| value.trim() == "required")
+}
+
+/// One line per test binary, written past the test harness's output capture.
+fn announce_skip(message: &str) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let first = message.lines().next().unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping the stack tests of this binary: {first} \
+             ({STACK_TESTS_VAR}=required makes this fail)"
+        );
+    });
+}
+
+fn describe(failures: &[String]) -> String {
+    match failures {
+        [one] => one.clone(),
+        many => format!(
+            "{} stack services do not answer:\n  - {}",
+            many.len(),
+            many.join("\n  - ")
+        ),
+    }
 }
 
 impl StackEndpoints {
@@ -60,27 +109,15 @@ impl StackEndpoints {
         })
     }
 
-    /// Checks every service in `services`, all at once.
-    ///
-    /// # Panics
-    ///
-    /// When one or more do not answer, listing each with how to start it.
-    pub async fn require(&self, services: &[Service]) {
+    /// Checks every service in `services`: one message per service that does not answer.
+    async fn failures(&self, services: &[Service]) -> Vec<String> {
         let mut failures = Vec::new();
         for service in services {
             if let Err(err) = self.check(*service).await {
                 failures.push(err.to_string());
             }
         }
-        match failures.as_slice() {
-            [] => {}
-            [one] => panic!("{one}"),
-            many => panic!(
-                "{} stack services do not answer:\n  - {}",
-                many.len(),
-                many.join("\n  - ")
-            ),
-        }
+        failures
     }
 
     async fn probe_kafka(&self) -> Result<(), String> {

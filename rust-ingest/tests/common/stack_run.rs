@@ -36,15 +36,16 @@ pub struct Run {
 }
 
 impl Run {
-    pub async fn new(label: &str) -> Run {
-        let stack = require(&[Service::Kafka, Service::SchemaRegistry, Service::Hdfs]).await;
+    /// A run on the local stack; `None` (the test skips) when the stack is not running.
+    pub async fn new(label: &str) -> Option<Run> {
+        let stack = require(&[Service::Kafka, Service::SchemaRegistry, Service::Hdfs]).await?;
         let lake = TestHdfsDir::create(&stack, label).await.expect("HDFS dir");
-        Run {
+        Some(Run {
             prefix: format!("{}_", unique_name(label)),
             stack,
             lake,
             lake_override: None,
-        }
+        })
     }
 
     pub fn topic(&self, t: Topic) -> String {
