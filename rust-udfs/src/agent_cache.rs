@@ -1,11 +1,11 @@
 //! A process-wide, bounded cache of parsed user agents, shared by every batch and thread.
 //!
-//! Matching an agent against uap-core's rules costs tens of microseconds, but a service sees
-//! few distinct agents (eventsim: 30), so each is parsed once per process rather than once per
-//! Arrow batch. The cache is split into shards, each a `Mutex<HashMap>`, so that concurrent
-//! batches rarely wait on one another. A shard holds at most [`SHARD_CAPACITY`] agents: when
-//! it is full it is emptied before the next insert (the agents in use come back on their next
-//! lookup), so memory stays bounded whatever the input.
+//! Matching an agent against uap-core's hundreds of rules is costly (docs/benchmarks.md, section
+//! rust-udfs), but a service sees few distinct agents (eventsim: 30), so each is parsed once per
+//! process rather than once per Arrow batch. The cache is split into shards, each a
+//! `Mutex<HashMap>`, so that concurrent batches rarely wait on one another. A shard holds at most
+//! [`SHARD_CAPACITY`] agents: when it is full it is emptied before the next insert (the agents in
+//! use come back on their next lookup), so memory stays bounded whatever the input.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
