@@ -1,4 +1,4 @@
-//! The gold → ClickHouse loader (issue 7), as a library that the `soundlake-loader` binary, its
+//! The gold → ClickHouse loader, as a library that the `soundlake-loader` binary, its
 //! tests and its benchmark use.
 //!
 //! - [`discover`]: the gold tables on the lake, their Hive partitions and fingerprints.
