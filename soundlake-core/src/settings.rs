@@ -1,12 +1,17 @@
 //! What the services' configurations share: the TOML file of `--config` and `--metrics-addr`.
 //!
 //! Each service resolves a setting as its flag, then its `SOUNDLAKE_*` environment variable
-//! (both through clap), then its key in the config file, then the default.
+//! (both through clap), then its key in the config file, then the default. A service lists its
+//! settings once, in one struct of `Option` fields deriving both `clap::Args` and serde's
+//! `Deserialize`/`Serialize`: [`layer`] puts the command line's over the file's, and
+//! [`help_with_default`] shows each default (declared once, as a constant) in the help text.
 
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// What `--metrics-addr` (or `metrics_addr` in a file) says to mean "no metrics endpoint".
 pub const NO_METRICS: &str = "none";
@@ -16,6 +21,8 @@ pub const NO_METRICS: &str = "none";
 pub enum SettingsError {
     #[error("cannot read the config file {path}: {reason}")]
     File { path: String, reason: String },
+    #[error("cannot combine the settings of the command line and of the config file: {reason}")]
+    Layer { reason: String },
     #[error("--metrics-addr {value:?} is not HOST:PORT ({reason}); use e.g. {example}, or `none`")]
     MetricsAddr {
         value: String,
@@ -32,6 +39,30 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, SettingsError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     toml::from_str(&text).map_err(|e| err(e.to_string()))
+}
+
+/// The settings of `over` where it has them (a field that is not `None`), else those of
+/// `under`: e.g. the command line and environment over the config file. `T` is a struct whose
+/// fields are all `Option`s.
+pub fn layer<T: Serialize + DeserializeOwned>(over: &T, under: &T) -> Result<T, SettingsError> {
+    let fail = |e: serde_json::Error| SettingsError::Layer {
+        reason: e.to_string(),
+    };
+    let mut merged = serde_json::to_value(under).map_err(fail)?;
+    let over = serde_json::to_value(over).map_err(fail)?;
+    if let (Some(merged), serde_json::Value::Object(over)) = (merged.as_object_mut(), over) {
+        for (key, value) in over {
+            if !value.is_null() {
+                merged.insert(key, value);
+            }
+        }
+    }
+    serde_json::from_value(merged).map_err(fail)
+}
+
+/// A flag's help text ending with its default, as clap writes one: `text [default: value]`.
+pub fn help_with_default(text: &str, default: impl Display) -> String {
+    format!("{text} [default: {default}]")
 }
 
 /// The address to serve `/metrics` on: `value` as HOST:PORT, or None for `none` (any case).
@@ -54,10 +85,39 @@ pub fn metrics_addr(value: &str, example: &str) -> Result<Option<SocketAddr>, Se
 mod tests {
     use super::*;
 
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, Default, PartialEq, serde::Deserialize, serde::Serialize)]
     #[serde(deny_unknown_fields)]
     struct Sample {
         name: Option<String>,
+        count: Option<u32>,
+        tags: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn layers_take_each_setting_from_the_first_that_has_it() {
+        let flags = Sample {
+            name: Some("flag".into()),
+            ..Sample::default()
+        };
+        let file = Sample {
+            name: Some("file".into()),
+            count: Some(3),
+            tags: None,
+        };
+        let merged = layer(&flags, &file).expect("layered");
+        assert_eq!(
+            merged,
+            Sample {
+                name: Some("flag".into()),
+                count: Some(3),
+                tags: None,
+            }
+        );
+        assert_eq!(
+            layer(&Sample::default(), &Sample::default()).expect("layered"),
+            Sample::default()
+        );
+        assert_eq!(help_with_default("Users", 1), "Users [default: 1]");
     }
 
     #[test]
