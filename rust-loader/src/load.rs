@@ -252,7 +252,10 @@ async fn stream_parallel(
             }
             Err(join) if join.is_cancelled() => {}
             Err(join) => {
-                first_error.get_or_insert(Error::Invalid(format!("an insert task failed: {join}")));
+                first_error.get_or_insert(Error::Task {
+                    task: "an insert task",
+                    source: join,
+                });
             }
         }
     }
@@ -315,9 +318,10 @@ async fn stream(
         }
     }
     drop(receiver);
-    let read = reader
-        .await
-        .map_err(|e| Error::Invalid(format!("the Parquet reader task failed: {e}")));
+    let read = reader.await.map_err(|source| Error::Task {
+        task: "the Parquet reader task",
+        source,
+    });
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
