@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, ValueEnum};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use soundlake_core::settings::{self, help_with_default, SettingsError};
 
 use crate::discover::TableFilter;
@@ -38,7 +38,7 @@ pub enum Progress {
 }
 
 /// Compression of the inserted data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CompressionChoice {
     /// Plain (fastest on the same machine).
@@ -90,51 +90,53 @@ pub struct Cli {
     pub progress: Progress,
 }
 
-/// The settings that a flag (or its environment variable) and the config file both may give,
-/// each under the same name (the file's keys are the field names); `None`: not given there.
-/// The password is not one of them: see `password_file`.
-#[derive(Args, Debug, Default, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    #[arg(long, value_name = "URL", env = "SOUNDLAKE_LAKE_URL", help = help_with_default(
-        "Lake root: hdfs://host:port/path or file:///path", DEFAULT_LAKE_URL))]
-    pub lake_url: Option<String>,
-    #[arg(long, value_name = "URL", env = "SOUNDLAKE_CLICKHOUSE_URL",
-        help = help_with_default("ClickHouse HTTP URL", DEFAULT_CLICKHOUSE_URL))]
-    pub clickhouse_url: Option<String>,
-    #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_USER",
-        help = help_with_default("ClickHouse user", DEFAULT_USER))]
-    pub user: Option<String>,
-    /// File holding the ClickHouse password (its first line).
-    #[arg(long, value_name = "FILE", env = ENV_PASSWORD_FILE)]
-    pub password_file: Option<PathBuf>,
-    #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_DATABASE",
-        help = help_with_default("ClickHouse database", DEFAULT_DATABASE))]
-    pub database: Option<String>,
-    /// Load only these tables (comma separated; `prefix*` allowed) [default: all].
-    #[arg(long, value_delimiter = ',')]
-    pub include: Option<Vec<String>>,
-    /// Skip these tables (comma separated; `prefix*` allowed).
-    #[arg(long, value_delimiter = ',')]
-    pub exclude: Option<Vec<String>>,
-    /// Run again every SECS seconds until interrupted (serving metrics all along).
-    #[arg(long, value_name = "SECS")]
-    pub every: Option<u64>,
-    #[arg(long, value_name = "N", help = help_with_default(
-        "Retries of a table load after a transient failure", DEFAULT_RETRIES))]
-    pub retries: Option<u32>,
-    #[arg(long, value_name = "N",
-        help = help_with_default("Rows per Native block sent to ClickHouse", DEFAULT_BATCH_ROWS))]
-    pub batch_rows: Option<usize>,
-    #[arg(long, value_name = "N", help = help_with_default(
-        "Concurrent inserts per table, each reading its share of the files", DEFAULT_PARALLEL))]
-    pub parallel: Option<usize>,
-    #[arg(long, value_enum,
-        help = help_with_default("Compression of inserted data", DEFAULT_COMPRESSION))]
-    pub compression: Option<CompressionChoice>,
-    #[arg(long, value_name = "ADDR", env = "SOUNDLAKE_LOADER_METRICS_ADDR", help = help_with_default(
-        "Metrics address (Prometheus /metrics), or `none`", DEFAULT_METRICS_ADDR))]
-    pub metrics_addr: Option<String>,
+soundlake_core::layered_settings! {
+    /// The settings that a flag (or its environment variable) and the config file both may give,
+    /// each under the same name (the file's keys are the field names); `None`: not given there.
+    /// The password is not one of them: see `password_file`.
+    #[derive(Args, Debug, Default, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Settings {
+        #[arg(long, value_name = "URL", env = "SOUNDLAKE_LAKE_URL", help = help_with_default(
+            "Lake root: hdfs://host:port/path or file:///path", DEFAULT_LAKE_URL))]
+        pub lake_url: Option<String>,
+        #[arg(long, value_name = "URL", env = "SOUNDLAKE_CLICKHOUSE_URL",
+            help = help_with_default("ClickHouse HTTP URL", DEFAULT_CLICKHOUSE_URL))]
+        pub clickhouse_url: Option<String>,
+        #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_USER",
+            help = help_with_default("ClickHouse user", DEFAULT_USER))]
+        pub user: Option<String>,
+        /// File holding the ClickHouse password (its first line).
+        #[arg(long, value_name = "FILE", env = ENV_PASSWORD_FILE)]
+        pub password_file: Option<PathBuf>,
+        #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_DATABASE",
+            help = help_with_default("ClickHouse database", DEFAULT_DATABASE))]
+        pub database: Option<String>,
+        /// Load only these tables (comma separated; `prefix*` allowed) [default: all].
+        #[arg(long, value_delimiter = ',')]
+        pub include: Option<Vec<String>>,
+        /// Skip these tables (comma separated; `prefix*` allowed).
+        #[arg(long, value_delimiter = ',')]
+        pub exclude: Option<Vec<String>>,
+        /// Run again every SECS seconds until interrupted (serving metrics all along).
+        #[arg(long, value_name = "SECS")]
+        pub every: Option<u64>,
+        #[arg(long, value_name = "N", help = help_with_default(
+            "Retries of a table load after a transient failure", DEFAULT_RETRIES))]
+        pub retries: Option<u32>,
+        #[arg(long, value_name = "N",
+            help = help_with_default("Rows per Native block sent to ClickHouse", DEFAULT_BATCH_ROWS))]
+        pub batch_rows: Option<usize>,
+        #[arg(long, value_name = "N", help = help_with_default(
+            "Concurrent inserts per table, each reading its share of the files", DEFAULT_PARALLEL))]
+        pub parallel: Option<usize>,
+        #[arg(long, value_enum,
+            help = help_with_default("Compression of inserted data", DEFAULT_COMPRESSION))]
+        pub compression: Option<CompressionChoice>,
+        #[arg(long, value_name = "ADDR", env = "SOUNDLAKE_LOADER_METRICS_ADDR", help = help_with_default(
+            "Metrics address (Prometheus /metrics), or `none`", DEFAULT_METRICS_ADDR))]
+        pub metrics_addr: Option<String>,
+    }
 }
 
 /// The resolved settings.
@@ -173,7 +175,7 @@ impl Config {
             Some(path) => settings::read_toml(path)?,
             None => Settings::default(),
         };
-        let given = settings::layer(&cli.settings, &file)?;
+        let given = cli.settings.or(file);
         let password = match (env(ENV_PASSWORD), given.password_file) {
             (Some(password), _) => Some(password),
             (None, Some(path)) => Some(read_password(&path)?),

@@ -2,16 +2,16 @@
 //!
 //! Each service resolves a setting as its flag, then its `SOUNDLAKE_*` environment variable
 //! (both through clap), then its key in the config file, then the default. A service lists its
-//! settings once, in one struct of `Option` fields deriving both `clap::Args` and serde's
-//! `Deserialize`/`Serialize`: [`layer`] puts the command line's over the file's, and
-//! [`help_with_default`] shows each default (declared once, as a constant) in the help text.
+//! settings once, in one struct of `Option` fields (deriving `clap::Args` and, for a TOML file,
+//! serde's `Deserialize`) declared with [`layered_settings!`], whose `or` puts the command
+//! line's over the file's; [`help_with_default`] shows each default (declared once, as a
+//! constant) in the help text.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 /// What `--metrics-addr` (or `metrics_addr` in a file) says to mean "no metrics endpoint".
 pub const NO_METRICS: &str = "none";
@@ -21,8 +21,6 @@ pub const NO_METRICS: &str = "none";
 pub enum SettingsError {
     #[error("cannot read the config file {path}: {reason}")]
     File { path: String, reason: String },
-    #[error("cannot combine the settings of the command line and of the config file: {reason}")]
-    Layer { reason: String },
     #[error("--metrics-addr {value:?} is not HOST:PORT ({reason}); use e.g. {example}, or `none`")]
     MetricsAddr {
         value: String,
@@ -41,23 +39,51 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, SettingsError> {
     toml::from_str(&text).map_err(|e| err(e.to_string()))
 }
 
-/// The settings of `over` where it has them (a field that is not `None`), else those of
-/// `under`: e.g. the command line and environment over the config file. `T` is a struct whose
-/// fields are all `Option`s.
-pub fn layer<T: Serialize + DeserializeOwned>(over: &T, under: &T) -> Result<T, SettingsError> {
-    let fail = |e: serde_json::Error| SettingsError::Layer {
-        reason: e.to_string(),
-    };
-    let mut merged = serde_json::to_value(under).map_err(fail)?;
-    let over = serde_json::to_value(over).map_err(fail)?;
-    if let (Some(merged), serde_json::Value::Object(over)) = (merged.as_object_mut(), over) {
-        for (key, value) in over {
-            if !value.is_null() {
-                merged.insert(key, value);
+/// Declares a struct of settings, every field an `Option` (`None`: not given there), and its
+/// method `or(self, under: Self) -> Self`, which takes each setting from `self` when given,
+/// else from `under`: e.g. the command line and environment over the config file. The struct
+/// takes any attributes (`#[derive(clap::Args, serde::Deserialize)]`, `#[arg(...)]`, ...).
+///
+/// ```
+/// soundlake_core::layered_settings! {
+///     #[derive(Debug, Default, PartialEq)]
+///     pub struct Sample {
+///         pub name: Option<String>,
+///         pub count: Option<u32>,
+///     }
+/// }
+/// let flags = Sample { name: Some("flag".into()), count: None };
+/// let file = Sample { name: Some("file".into()), count: Some(3) };
+/// assert_eq!(flags.or(file), Sample { name: Some("flag".into()), count: Some(3) });
+/// ```
+#[macro_export]
+macro_rules! layered_settings {
+    (
+        $(#[$struct_attr:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[$field_attr:meta])*
+                $field_vis:vis $field:ident: Option<$ty:ty>
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$struct_attr])*
+        $vis struct $name {
+            $(
+                $(#[$field_attr])*
+                $field_vis $field: Option<$ty>,
+            )*
+        }
+
+        impl $name {
+            /// Each setting of `self` when given, else that of `under`.
+            pub fn or(self, under: Self) -> Self {
+                Self {
+                    $($field: self.$field.or(under.$field),)*
+                }
             }
         }
-    }
-    serde_json::from_value(merged).map_err(fail)
+    };
 }
 
 /// A flag's help text ending with its default, as clap writes one: `text [default: value]`.
@@ -85,38 +111,33 @@ pub fn metrics_addr(value: &str, example: &str) -> Result<Option<SocketAddr>, Se
 mod tests {
     use super::*;
 
-    #[derive(Debug, Default, PartialEq, serde::Deserialize, serde::Serialize)]
-    #[serde(deny_unknown_fields)]
-    struct Sample {
-        name: Option<String>,
-        count: Option<u32>,
-        tags: Option<Vec<String>>,
+    crate::layered_settings! {
+        #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Sample {
+            name: Option<String>,
+            count: Option<u32>,
+            rate: Option<f64>,
+        }
     }
 
     #[test]
     fn layers_take_each_setting_from_the_first_that_has_it() {
         let flags = Sample {
             name: Some("flag".into()),
+            rate: Some(f64::NAN),
             ..Sample::default()
         };
         let file = Sample {
             name: Some("file".into()),
             count: Some(3),
-            tags: None,
+            rate: Some(0.5),
         };
-        let merged = layer(&flags, &file).expect("layered");
-        assert_eq!(
-            merged,
-            Sample {
-                name: Some("flag".into()),
-                count: Some(3),
-                tags: None,
-            }
-        );
-        assert_eq!(
-            layer(&Sample::default(), &Sample::default()).expect("layered"),
-            Sample::default()
-        );
+        let merged = flags.or(file);
+        assert_eq!(merged.name.as_deref(), Some("flag"));
+        assert_eq!(merged.count, Some(3));
+        assert!(merged.rate.is_some_and(f64::is_nan), "taken as given");
+        assert_eq!(Sample::default().or(Sample::default()), Sample::default());
         assert_eq!(help_with_default("Users", 1), "Users [default: 1]");
     }
 
