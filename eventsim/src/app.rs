@@ -10,7 +10,7 @@ use soundlake_core::event::Topic;
 use soundlake_core::schema_registry::{SchemaError, SchemaSource};
 use soundlake_core::telemetry::{Telemetry, TelemetryError};
 
-use crate::cli::{format_time, parse_time, Cli};
+use crate::cli::{format_time, parse_time, Cli, DEFAULT_OUTPUT_DIR};
 use crate::config::{ConfigError, LoadError, SiteConfig};
 use crate::metrics::Metrics;
 use crate::model::sessions::{MAX_SESSION_MS, MAX_SESSION_USER_ID};
@@ -19,6 +19,7 @@ use crate::model::users::{Arrivals, PopulationParams};
 use crate::model::Model;
 use crate::progress::{Progress, ProgressMode};
 use crate::run::{run_batch, run_time_ordered, Pacing, RunParams, Summary};
+use crate::settings::{DEFAULT_FIRST_USER_ID, DEFAULT_RATE, DEFAULT_SEED, DEFAULT_USERS};
 use crate::sinks::avro::AvroEncoder;
 use crate::sinks::files::FileSink;
 use crate::sinks::json::{Fragments, JsonEncoder};
@@ -110,7 +111,7 @@ fn rate_option(name: &str, value: Option<f64>) -> Result<f64, AppError> {
             usage(format!("{name}: must be a number ≥ 0, found {r}"))
         }
         Some(r) => Ok(r),
-        None => Ok(0.0),
+        None => Ok(DEFAULT_RATE),
     }
 }
 
@@ -131,7 +132,7 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
             return usage(format!("{name}: {days} days is out of range"));
         }
     }
-    let (start_name, start) = match (&cli.start_time, &cfg.start_date) {
+    let (start_name, start) = match (&cli.run.start, &cfg.run.start) {
         (Some(s), _) => ("--start-time".to_string(), time_option("--start-time", s)?),
         (None, Some(s)) => {
             let name = format!("{file}: start-date");
@@ -140,7 +141,7 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
         }
         (None, None) => ("--from".to_string(), today - cli.from * MS_PER_DAY),
     };
-    let (end_name, end) = match (&cli.end_time, &cfg.end_date) {
+    let (end_name, end) = match (&cli.run.end, &cfg.run.end) {
         (Some(s), _) => (
             "--end-time".to_string(),
             Some(time_option("--end-time", s)?),
@@ -177,19 +178,19 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
             ));
         }
     }
-    let growth_rate = rate_option("--growth-rate", cli.growth_rate.or(cfg.growth_rate))?;
-    let attrition_rate = rate_option(
-        "--attrition-rate",
-        cli.attrition_rate.or(cfg.attrition_rate),
-    )?;
-    let initial_users = cli.nusers.or(cfg.n_users).unwrap_or(1);
+    // The command line's settings over the file's; where a message must say which gave a
+    // value (the span, the first user id), both are looked at.
+    let given = cli.run.clone().or(cfg.run.clone());
+    let growth_rate = rate_option("--growth-rate", given.growth_rate)?;
+    let attrition_rate = rate_option("--attrition-rate", given.attrition_rate)?;
+    let initial_users = given.n_users.unwrap_or(DEFAULT_USERS);
     if initial_users > MAX_USERS {
         return usage(format!(
             "--nusers: {initial_users} is more than the {MAX_USERS} users a run can have"
         ));
     }
-    let first_user_id = cli.userid.or(cfg.first_user_id).unwrap_or(1);
-    let userid_name = match (cli.userid, cfg.first_user_id) {
+    let first_user_id = given.first_user_id.unwrap_or(DEFAULT_FIRST_USER_ID);
+    let userid_name = match (cli.run.first_user_id, cfg.run.first_user_id) {
         (None, Some(_)) => format!("{file}: first-user-id"),
         _ => "--userid".to_string(),
     };
@@ -220,7 +221,7 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let seed = cli.randomseed.or(cfg.seed).unwrap_or(0);
+    let seed = given.seed.unwrap_or(DEFAULT_SEED);
     let population = PopulationParams {
         seed: seed as u64,
         initial_users,
@@ -257,7 +258,7 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
             cli.output_dir
                 .clone()
                 .or_else(|| cli.output_dir_arg.clone())
-                .unwrap_or_else(|| PathBuf::from("output")),
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT_DIR)),
         )
     };
     Ok(Plan {
@@ -266,7 +267,7 @@ pub fn plan(cli: &Cli, now_ms: i64) -> Result<Plan, AppError> {
             population,
             start,
             end,
-            tag: cli.tag.clone().or(cfg.tag),
+            tag: given.tag,
             threads,
         },
         continuous: cli.continuous,
