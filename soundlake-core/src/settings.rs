@@ -3,7 +3,7 @@
 //! Each service resolves a setting as its flag, then its `SOUNDLAKE_*` environment variable
 //! (both through clap), then its key in the config file, then the default. A service lists its
 //! settings once, in one struct of `Option` fields (deriving `clap::Args` and, for a TOML file,
-//! serde's `Deserialize`) declared with [`layered_settings!`], whose `or` puts the command
+//! serde's `Deserialize`) declared with [`layered_settings!`](crate::layered_settings), whose `or` puts the command
 //! line's over the file's; [`help_with_default`] shows each default (declared once, as a
 //! constant) in the help text.
 
