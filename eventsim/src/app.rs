@@ -40,6 +40,10 @@ pub enum AppError {
     Config { file: String, error: ConfigError },
     #[error("{0}")]
     Usage(String),
+    /// `--schema-registry-url` names no usable registry (a bad command line, unlike a
+    /// registry that fails while running).
+    #[error("{0}")]
+    SchemaRegistryUrl(#[source] SchemaError),
     #[error("{0}")]
     Sink(#[from] SinkError),
     #[error("{0}")]
@@ -316,8 +320,7 @@ fn kafka_output(cli: &Cli, brokers: &str) -> Result<Output, AppError> {
         }
     }
     // Checks the value now (exit code 2); the registry itself is asked when the run starts.
-    SchemaSource::from_option(&cli.schema_registry_url)
-        .map_err(|e| AppError::Usage(e.to_string()))?;
+    SchemaSource::from_option(&cli.schema_registry_url).map_err(AppError::SchemaRegistryUrl)?;
     Ok(Output::Kafka {
         options: KafkaOptions {
             brokers: brokers.to_string(),
