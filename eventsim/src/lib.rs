@@ -6,21 +6,22 @@
 //! - [`cli`]: the command line; [`settings`]: the run settings it shares with the config file,
 //!   declared once with their defaults.
 //! - [`config`]: eventsim's config file (unknown keys warned about, wrong types rejected).
-//! - [`app`]: the command line's options resolved against the config, and the run.
+//! - [`plan`]: the command line's options resolved against the config and checked.
 //! - [`model`]: the state machine, users, sessions, timing, song catalog, shipped data.
 //! - [`run`]: batch (parallel, deterministic order) and continuous (real-time) drivers, showing
 //!   [`progress`].
 //! - [`sinks`]: record encoding (JSON lines, Avro in the Confluent wire format) and destinations
 //!   (files, stdout, Kafka).
 //! - [`metrics`]: what `--metrics-addr` serves to Prometheus.
-//! - [`summary`]: what is printed at the end of a run.
+//! - [`app`]: a plan run into its output; [`summary`]: what is printed at the end of a run.
+//! - [`error`]: why a run cannot be planned or fails, and its exit code.
 
 pub mod cli;
 pub mod settings;
 
 pub mod config;
 
-pub mod app;
+pub mod plan;
 
 pub mod model;
 
@@ -32,4 +33,7 @@ pub mod sinks;
 
 pub mod metrics;
 
+pub mod app;
 pub mod summary;
+
+pub mod error;

@@ -2,7 +2,7 @@
 //! of users, the span, the seed, growth and attrition, the first user id and the tag. Each is
 //! declared once, with its flag and its default; a flag wins over the file's key
 //! (`n-users`, `start-date`, `end-date`, `seed`, `growth-rate`, `attrition-rate`,
-//! `first-user-id`, `tag`: see [`crate::config`]).
+//! `first-user-id`, `tag`: see the `config` module).
 
 use clap::Args;
 use soundlake_core::settings::help_with_default;
@@ -17,7 +17,7 @@ pub const DEFAULT_FIRST_USER_ID: i64 = 1;
 pub const DEFAULT_RATE: f64 = 0.0;
 
 soundlake_core::layered_settings! {
-    /// The settings of [`crate::cli::Cli`] that the config file may give too; `None`: not
+    /// The settings of the command line (`Cli`) that the config file may give too; `None`: not
     /// given there.
     #[derive(Args, Debug, Clone, Default, PartialEq)]
     pub struct RunSettings {
