@@ -38,8 +38,8 @@ pub struct Cli {
     #[arg(long = "continuous", overrides_with = "nocontinuous")]
     pub continuous: bool,
 
-    /// Batch output in global time order, as eventsim writes it (one thread; about 200 bytes
-    /// of memory per user). Without it, batch output is user by user (each user's events in
+    /// Batch output in global time order, as eventsim writes it (one thread; memory grows
+    /// with the number of users). Without it, batch output is user by user (each user's events in
     /// time order), in parallel and in constant memory.
     #[arg(long = "time-ordered")]
     pub time_ordered: bool,
