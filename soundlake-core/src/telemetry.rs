@@ -270,9 +270,7 @@ impl Telemetry {
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
-        self.provider
-            .shutdown()
-            .map_err(TelemetryError::Shutdown)
+        self.provider.shutdown().map_err(TelemetryError::Shutdown)
     }
 }
 
