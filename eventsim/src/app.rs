@@ -21,6 +21,10 @@ use crate::sinks::kafka::{ensure_topics, KafkaOptions, KafkaSink};
 use crate::sinks::stdout::StdoutSink;
 use crate::sinks::{Encoder, Sink, SinkError};
 
+/// Planning lives in [`crate::plan`]; re-exported for the callers outside this crate that plan
+/// and run in one place (rust-ingest's tests).
+pub use crate::plan::plan;
+
 /// How records are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
