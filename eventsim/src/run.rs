@@ -301,7 +301,7 @@ pub enum Pacing {
 }
 
 /// All users in one time-ordered queue, as eventsim runs (one thread; memory grows with the
-/// number of users, about 200 bytes each).
+/// number of users: docs/benchmarks.md has measurements).
 pub fn run_time_ordered(
     model: &Model,
     params: &RunParams,

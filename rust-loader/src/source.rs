@@ -10,6 +10,7 @@ use indicatif::ProgressBar;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use soundlake_core::lake::LakeStore;
+use soundlake_core::retry::RetryPolicy;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -17,7 +18,6 @@ use crate::checksum::Summary;
 use crate::discover::GoldFile;
 use crate::error::Error;
 use crate::native::{self, ConstValue};
-use crate::retry::{with_retries, RetryPolicy};
 use crate::schema::{Source, TableSchema};
 use crate::types::{map_field, Features};
 
@@ -64,13 +64,15 @@ impl Producer {
         for job in files {
             let path = job.file.path.clone();
             let url = self.store.url_of(&path);
-            let data = self
-                .runtime
-                .block_on(with_retries(self.retry, "reading", &url, || {
+            let data = self.runtime.block_on(self.retry.retry(
+                &format!("reading {url}"),
+                Error::is_transient,
+                || {
                     let store = self.store.clone();
                     let path = path.clone();
                     async move { store.read(&path).await.map_err(Error::from) }
-                }))?;
+                },
+            ))?;
             self.file(&url, data, &job.partition_values, &mut summary, &blocks)?;
             if let Some(progress) = &self.progress {
                 progress.inc(job.file.len);
@@ -102,7 +104,7 @@ impl Producer {
             .filter(|c| c.source == Source::File)
         {
             let (index, field) = file_schema.column_with_name(&column.name).ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Layout(format!(
                     "gold table {}: file {url} lacks column {} that the table's first file has; rewrite the table",
                     self.schema.table, column.name
                 ))
@@ -113,7 +115,7 @@ impl Producer {
                     source,
                 })?;
             if file_type != column.ch_type {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Layout(format!(
                     "gold table {}: file {url} has column {} as {file_type}, the table's first file as {}; rewrite the table",
                     self.schema.table, column.name, column.ch_type
                 )));
@@ -138,12 +140,13 @@ impl Producer {
             for (index, column) in self.schema.columns.iter().enumerate() {
                 match column.source {
                     Source::File => {
-                        let array = batch.column_by_name(&column.name).ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{url}: column {} vanished from a batch",
-                                column.name
-                            ))
-                        })?;
+                        let array =
+                            batch
+                                .column_by_name(&column.name)
+                                .ok_or_else(|| Error::Batch {
+                                    url: url.to_owned(),
+                                    detail: format!("column {} vanished from a batch", column.name),
+                                })?;
                         let array = native::normalize(&column.name, array)
                             .map_err(|source| self.encode_error(url, source))?;
                         summary.add_array(index, &column.ch_type, &array);
@@ -151,12 +154,16 @@ impl Producer {
                             .map_err(|source| self.encode_error(url, source))?;
                     }
                     Source::Partition => {
-                        let value = partition_values.get(partition_index).ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{url}: no value for partition column {}",
-                                column.name
-                            ))
-                        })?;
+                        let value =
+                            partition_values
+                                .get(partition_index)
+                                .ok_or_else(|| Error::Batch {
+                                    url: url.to_owned(),
+                                    detail: format!(
+                                        "no value for partition column {}",
+                                        column.name
+                                    ),
+                                })?;
                         partition_index += 1;
                         summary.add_const(index, value, rows);
                         native::write_const_column(
@@ -175,9 +182,7 @@ impl Producer {
                 rows,
             };
             if blocks.blocking_send(block).is_err() {
-                return Err(Error::Invalid(
-                    "the insert into ClickHouse stopped while reading the lake".into(),
-                ));
+                return Err(Error::InsertStopped);
             }
         }
         Ok(())

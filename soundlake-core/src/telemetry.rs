@@ -77,8 +77,10 @@ pub enum TelemetryError {
         #[source]
         source: std::io::Error,
     },
-    #[error("OpenTelemetry metrics: {0}")]
-    Sdk(String),
+    #[error("OpenTelemetry metrics: building the Prometheus exporter: {0}")]
+    Exporter(#[source] opentelemetry_sdk::error::OTelSdkError),
+    #[error("OpenTelemetry metrics: shutting the meter provider down: {0}")]
+    Shutdown(#[source] opentelemetry_sdk::error::OTelSdkError),
 }
 
 /// A service's metrics: the instruments it creates and, when an address was given, the HTTP
@@ -116,7 +118,7 @@ impl Telemetry {
             .without_target_info()
             .scope_info_enabled(false)
             .build()
-            .map_err(|e| TelemetryError::Sdk(e.to_string()))?;
+            .map_err(TelemetryError::Exporter)?;
         let resource = Resource::builder()
             .with_service_name(format!("soundlake-{service}"))
             .with_attribute(KeyValue::new("service.version", VERSION))
@@ -268,9 +270,7 @@ impl Telemetry {
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
-        self.provider
-            .shutdown()
-            .map_err(|e| TelemetryError::Sdk(e.to_string()))
+        self.provider.shutdown().map_err(TelemetryError::Shutdown)
     }
 }
 
