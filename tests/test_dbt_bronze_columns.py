@@ -188,12 +188,14 @@ def test_lake_sql_registers_one_bronze_table_per_avsc() -> None:
 
 
 def test_the_metadata_columns_are_the_bronze_contracts() -> None:
-    assert [name for name, _, _ in ingest_metadata(INGEST_SCHEMA_RS)] == [
-        "_kafka_partition",
-        "_kafka_offset",
-        "_kafka_timestamp",
-        "_schema_id",
-        "_ingested_at",
+    """The reading of schema.rs finds the contract's metadata columns (DESIGN.md, bronze),
+    with their types and the one nullable column, the Kafka timestamp."""
+    assert ingest_metadata(INGEST_SCHEMA_RS) == [
+        ("_kafka_partition", "int", False),
+        ("_kafka_offset", "bigint", False),
+        ("_kafka_timestamp", "timestamp", True),
+        ("_schema_id", "int", False),
+        ("_ingested_at", "timestamp", False),
     ]
 
 
