@@ -9,29 +9,52 @@
   {{ return(env_var('SOUNDLAKE_TOPIC_PREFIX', '')) }}
 {%- endmacro %}
 
-{#- The columns of each bronze table, as soundlake-ingest writes them (schema-registry/*.avsc
-    plus the lander's metadata); `event_date` and `hour` come from the folder names. -#}
+{#- The columns of each bronze table as soundlake-ingest writes them: the fields of the topic's
+    Avro schema (schema-registry/<topic>.avsc) in their order, then the lander's metadata
+    columns (METADATA in rust-ingest/src/schema.rs); `event_date` and `hour` come from the
+    folder names. Types follow the lander's Avro → Arrow → Parquet mapping as Spark reads it:
+    boolean → boolean, int → int, long → bigint, float → float, double → double, string and
+    enum → string, bytes → binary, timestamp-millis and timestamp-micros → timestamp. Every
+    column is declared nullable: Spark reads a file-source column as nullable whether the
+    Parquet field is required or optional. tests/test_dbt_bronze_columns.py holds these lists
+    to the .avsc files and to schema.rs. -#}
 {% macro bronze_columns(topic) -%}
-  {%- set head = ['ts bigint', 'sessionId bigint'] -%}
-  {%- set user = ['level string', 'itemInSession int', 'city string', 'zip string',
-                  'state string', 'userAgent string', 'lon double', 'lat double',
-                  'userId bigint', 'lastName string', 'firstName string', 'gender string',
-                  'registration bigint'] -%}
-  {%- set meta = ['tag string', '_kafka_partition int', '_kafka_offset bigint',
-                  '_kafka_timestamp timestamp', '_schema_id int', '_ingested_at timestamp'] -%}
-  {%- set song = ['artist string', 'song string', 'duration double'] -%}
-  {%- if topic == 'listen_events' -%}
-    {%- set columns = head + ['auth string'] + user + song + meta -%}
-  {%- elif topic == 'page_view_events' -%}
-    {%- set columns = head + ['page string', 'auth string', 'method string', 'status int'] + user + song + meta -%}
-  {%- elif topic == 'auth_events' -%}
-    {%- set columns = head + user + ['success boolean'] + meta -%}
-  {%- elif topic == 'status_change_events' -%}
-    {%- set columns = head + ['auth string'] + user + meta -%}
-  {%- else -%}
+  {%- set fields = {
+      'listen_events': [
+          'ts bigint', 'sessionId bigint', 'auth string', 'level string', 'itemInSession int',
+          'city string', 'zip string', 'state string', 'userAgent string', 'lon double',
+          'lat double', 'userId bigint', 'lastName string', 'firstName string',
+          'gender string', 'registration bigint', 'artist string', 'song string',
+          'duration double', 'tag string',
+      ],
+      'page_view_events': [
+          'ts bigint', 'sessionId bigint', 'page string', 'auth string', 'method string',
+          'status int', 'level string', 'itemInSession int', 'city string', 'zip string',
+          'state string', 'userAgent string', 'lon double', 'lat double', 'userId bigint',
+          'lastName string', 'firstName string', 'gender string', 'registration bigint',
+          'artist string', 'song string', 'duration double', 'tag string',
+      ],
+      'auth_events': [
+          'ts bigint', 'sessionId bigint', 'level string', 'itemInSession int', 'city string',
+          'zip string', 'state string', 'userAgent string', 'lon double', 'lat double',
+          'userId bigint', 'lastName string', 'firstName string', 'gender string',
+          'registration bigint', 'success boolean', 'tag string',
+      ],
+      'status_change_events': [
+          'ts bigint', 'sessionId bigint', 'auth string', 'level string', 'itemInSession int',
+          'city string', 'zip string', 'state string', 'userAgent string', 'lon double',
+          'lat double', 'userId bigint', 'lastName string', 'firstName string',
+          'gender string', 'registration bigint', 'tag string',
+      ],
+  } -%}
+  {%- set metadata = [
+      '_kafka_partition int', '_kafka_offset bigint', '_kafka_timestamp timestamp',
+      '_schema_id int', '_ingested_at timestamp',
+  ] -%}
+  {%- if topic not in fields -%}
     {{ exceptions.raise_compiler_error("bronze_columns: unknown topic " ~ topic) }}
   {%- endif -%}
-  {{ return(columns) }}
+  {{ return(fields[topic] + metadata) }}
 {%- endmacro %}
 
 {% macro bronze_topics() -%}

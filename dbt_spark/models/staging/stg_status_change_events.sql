@@ -1,9 +1,32 @@
--- Subscription changes (Submit Upgrade / Submit Downgrade), one row per Kafka record. The
--- event carries the level before the change: free = an upgrade, paid = a downgrade.
+-- Subscription changes (Submit Upgrade / Submit Downgrade) from bronze status_change_events:
+-- typed, snake_case, times in UTC, one row per Kafka record (a record landed twice keeps its
+-- first landing). The event carries the level before the change: free = an upgrade, paid = a
+-- downgrade.
 select
-    {{ staged_event_columns() }},
+    event_date,
+    timestamp_millis(ts) as event_ts,
+    sessionId as session_id,
+    itemInSession as item_in_session,
+    userId as user_id,
+    level,
+    firstName as first_name,
+    lastName as last_name,
+    gender,
+    timestamp_millis(registration) as registration_ts,
+    city,
+    state,
+    zip,
+    lat as latitude,
+    lon as longitude,
+    userAgent as user_agent,
+    tag,
     auth,
     case level when 'free' then 'upgrade' when 'paid' then 'downgrade' end as change,
     case level when 'free' then 'paid' when 'paid' then 'free' end as new_level,
-    {{ staged_lineage_columns() }}
-from {{ deduplicated(source('bronze', 'status_change_events')) }}
+    _kafka_partition as kafka_partition,
+    _kafka_offset as kafka_offset,
+    _kafka_timestamp as kafka_ts,
+    _schema_id as schema_id,
+    _ingested_at
+from {{ source('bronze', 'status_change_events') }}
+qualify {{ first_landing() }}

@@ -3,8 +3,13 @@
 -- days.
 {{ config(materialized='incremental', incremental_strategy='append') }}
 with events as (
-    select s.*, {{ device_key('user_agent') }} as device_key
-    from {{ ref('stg_page_view_events') }} s
+    select
+        event_date,
+        {{ device_key('user_agent') }} as device_key,
+        user_agent,
+        event_ts,
+        _ingested_at
+    from {{ ref('stg_page_view_events') }}
 ),
 agents as (
     select device_key, min_by(user_agent, event_ts) as user_agent, max(_ingested_at) as _ingested_at

@@ -2,8 +2,17 @@
 -- var h3_resolution). Append-only: a run adds the places first seen in the new days.
 {{ config(materialized='incremental', incremental_strategy='append') }}
 with events as (
-    select s.*, {{ location_key('city', 'state', 'zip') }} as location_key
-    from {{ ref('stg_page_view_events') }} s
+    select
+        event_date,
+        {{ location_key('city', 'state', 'zip') }} as location_key,
+        city,
+        state,
+        zip,
+        latitude,
+        longitude,
+        event_ts,
+        _ingested_at
+    from {{ ref('stg_page_view_events') }}
 ),
 new_events as (
     select location_key, city, state, zip, latitude, longitude, event_ts, _ingested_at

@@ -1,9 +1,9 @@
--- The calendar, one row per day from var calendar_start to calendar_end (default 2015-01-01
--- to 2035-12-31): ISO weekday, week (its Monday), month, quarter, year. Built once: later runs
--- append nothing (change the vars and run with --full-refresh to extend it).
+-- The calendar, one row per day from var calendar_start to calendar_end: ISO weekday, week
+-- (its Monday), month, quarter, year. Built once: later runs append nothing (change the vars
+-- and run with --full-refresh to extend it).
 {{ config(materialized='incremental', incremental_strategy='append') }}
-{%- set first = var('calendar_start', '2015-01-01') %}
-{%- set last = var('calendar_end', '2035-12-31') %}
+{%- set first = var('calendar_start') %}
+{%- set last = var('calendar_end') %}
 with days as (
     select explode(sequence(date'{{ first }}', date'{{ last }}', interval 1 day)) as day
 )
