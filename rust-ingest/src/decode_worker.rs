@@ -18,9 +18,10 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tracing::debug;
 
-use crate::batch_builder::{FinishedBatch, KafkaMeta, OffsetSpan, PartitionedBatches};
+use crate::batch_builder::{FinishedBatch, KafkaMeta, PartitionedBatches};
 use crate::decode::TopicDecoder;
 use crate::hold_back::{self, MetaColumns, Tails};
+use crate::offsets::OffsetSpan;
 use crate::quarantine::{QuarantineBuffer, QuarantinedRecord};
 
 /// Records per chunk sent to a worker.

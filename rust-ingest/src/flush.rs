@@ -18,12 +18,10 @@ use soundlake_core::lake::LakeStore;
 use tokio::sync::{oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
 
-use crate::batch_builder::OffsetSpan;
 use crate::commit_log::{CommitError, CommitLog, CommittedFile, OffsetRange, PendingCommit};
-use crate::parquet_writer::{
-    bronze_path, data_file_name, BronzeFileWriter, ParquetOptions, WriteError,
-};
-use crate::quarantine::quarantine_path;
+use crate::layout::{bronze_path, data_file_name, quarantine_path};
+use crate::offsets::OffsetSpan;
+use crate::parquet_writer::{BronzeFileWriter, ParquetOptions, WriteError};
 
 /// Flushes written at the same time (each holds its buffers: memory grows with it).
 pub const MAX_IN_FLIGHT: usize = 2;

@@ -25,7 +25,8 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use crate::batch_builder::{absorb_spans, add_offset, FinishedBatch, OffsetSpan, PartitionKey};
+use crate::batch_builder::{FinishedBatch, PartitionKey};
+use crate::offsets::{absorb_spans, add_offset, OffsetSpan};
 
 /// Per Kafka partition, where the suffixes of its records from each hour on start.
 #[derive(Debug, Default)]

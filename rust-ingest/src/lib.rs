@@ -26,6 +26,8 @@ pub mod flush;
 pub mod hold_back;
 pub mod kafka_batch;
 pub mod lander;
+pub mod layout;
+pub mod offsets;
 pub mod parquet_writer;
 pub mod partition_reader;
 pub mod quarantine;

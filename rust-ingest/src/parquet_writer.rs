@@ -17,7 +17,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use soundlake_core::lake::{LakeError, LakeFileWriter, LakeStore};
 
-use crate::batch_builder::{absorb_spans, OffsetSpan};
+use crate::offsets::{absorb_spans, OffsetSpan};
 use crate::schema::{EVENT_TIME_FIELD, KAFKA_OFFSET};
 
 /// How Parquet files are encoded.
@@ -209,17 +209,3 @@ pub fn writer_properties(
     }
     builder.build()
 }
-
-/// The lake path of a bronze data file: `bronze/<topic>/<partition dir>/<name>`.
-pub fn bronze_path(topic: &str, partition_dir: &str, name: &str) -> String {
-    format!("{BRONZE}/{topic}/{partition_dir}/{name}")
-}
-
-/// A data file name unique to a writer: `part-<writer>-<start ms>-<n>.zstd.parquet`
-/// (`start_ms` distinguishes the writer's runs, `n` its files within a run).
-pub fn data_file_name(writer_id: &str, start_ms: i64, n: u64) -> String {
-    format!("part-{writer_id}-{start_ms}-{n:06}.zstd.parquet")
-}
-
-/// The bronze layer's folder below the lake root.
-pub const BRONZE: &str = "bronze";
