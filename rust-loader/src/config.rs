@@ -11,8 +11,7 @@ use serde::Deserialize;
 use soundlake_core::settings::{self, SettingsError};
 
 use crate::discover::TableFilter;
-use crate::load::LoadOptions;
-use crate::retry::RetryPolicy;
+use crate::load::{LoadOptions, DEFAULT_RETRY};
 use crate::run::RunConfig;
 use crate::server::ServerConfig;
 
@@ -234,9 +233,9 @@ impl Config {
                 full: cli.full,
                 load: LoadOptions {
                     batch_rows,
-                    retry: RetryPolicy {
-                        retries: cli.retries.or(file.retries).unwrap_or(3),
-                        ..RetryPolicy::default()
+                    retry: match cli.retries.or(file.retries) {
+                        Some(retries) => DEFAULT_RETRY.with_max_retries(retries),
+                        None => DEFAULT_RETRY,
                     },
                     progress_bar: false,
                     parallel: cli.parallel.or(file.parallel).unwrap_or(2).max(1),

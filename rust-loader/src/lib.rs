@@ -7,7 +7,7 @@
 //! - [`checksum`]: the row count and per-column checksums that a staging table must match.
 //! - [`plan`]: unchanged, full or incremental (which months); [`load`]: staging, check, swap
 //!   or `REPLACE PARTITION`; [`load_log`]: the `_load_log` table.
-//! - [`server`]: the ClickHouse client, version and features; [`retry`]: backoff.
+//! - [`server`]: the ClickHouse client, version and features.
 //! - [`run`]: one run over every table; [`config`]: its settings; [`metrics`]: its metrics.
 
 pub mod checksum;
@@ -19,7 +19,6 @@ pub mod load_log;
 pub mod metrics;
 pub mod native;
 pub mod plan;
-pub mod retry;
 pub mod run;
 pub mod schema;
 pub mod server;

@@ -4,22 +4,25 @@
 //! previous table is untouched, so a failure anywhere leaves it served.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use soundlake_core::lake::LakeStore;
+use soundlake_core::retry::RetryPolicy;
 use tokio::sync::mpsc;
 
 use crate::checksum::{parse_summary, summary_sql, Summary};
 use crate::error::Error;
 use crate::plan::{old_name, staging_name, Action, TablePlan};
-use crate::retry::RetryPolicy;
 use crate::schema::quote;
 use crate::server::Server;
 use crate::source::{Block, FileJob, Producer};
 
 /// Blocks waiting between the Parquet reader and the insert.
 const BLOCKS_IN_FLIGHT: usize = 4;
+/// How a step of a run (listing, connecting, reading a file, loading a table) is retried when
+/// it fails for a passing reason: after 1 s, then doubling up to the cap, 3 times by default.
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy::new(Duration::from_secs(1)).with_max_retries(3);
 
 /// How loads run.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +40,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         Self {
             batch_rows: 65_536,
-            retry: RetryPolicy::default(),
+            retry: DEFAULT_RETRY,
             progress_bar: false,
             parallel: 2,
         }

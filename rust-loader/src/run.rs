@@ -12,7 +12,6 @@ use crate::load::{load_table, LoadOptions};
 use crate::load_log::{self, LogEntry, Mode, LOAD_LOG_TABLE};
 use crate::metrics::LoaderMetrics;
 use crate::plan::{decide, Action, TablePlan};
-use crate::retry::with_retries;
 use crate::schema::TableSchema;
 use crate::server::{Server, ServerConfig};
 use crate::source::parquet_schema;
@@ -119,10 +118,12 @@ pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<
     let lake = LakeUrl::parse(&config.lake_url).map_err(|e| Error::Invalid(e.to_string()))?;
     let store = LakeStore::open(&lake)?;
     let gold_url = store.url_of(GOLD_DIR);
-    let tables = with_retries(config.load.retry, "listing", &gold_url, || {
-        discover(&store, &config.filter)
-    })
-    .await?;
+    let retry = config.load.retry;
+    let tables = retry
+        .retry(&format!("listing {gold_url}"), Error::is_transient, || {
+            discover(&store, &config.filter)
+        })
+        .await?;
     let mut report = RunReport {
         gold_url,
         ..RunReport::default()
@@ -130,13 +131,13 @@ pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<
     if tables.is_empty() {
         return Ok(report);
     }
-    let mut server = with_retries(
-        config.load.retry,
-        "connecting to",
-        &config.server.url,
-        || Server::connect(&config.server),
-    )
-    .await?;
+    let mut server = retry
+        .retry(
+            &format!("connecting to {}", config.server.url),
+            Error::is_transient,
+            || Server::connect(&config.server),
+        )
+        .await?;
     report.server_version = server.version().to_owned();
     let existing = if config.dry_run {
         if server.database_exists().await? {
@@ -168,10 +169,11 @@ pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<
                 ))
             })?;
             let url = store.url_of(&first.path);
-            let data = with_retries(config.load.retry, "reading", &url, || async {
-                store.read(&first.path).await.map_err(Error::from)
-            })
-            .await?;
+            let data = retry
+                .retry(&format!("reading {url}"), Error::is_transient, || async {
+                    store.read(&first.path).await.map_err(Error::from)
+                })
+                .await?;
             let schema = TableSchema::derive(
                 &table,
                 parquet_schema(&url, data)?.as_ref(),
@@ -220,10 +222,13 @@ pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<
         if !config.load.progress_bar {
             tracing::info!("{}: {} load starting", table.name, mode.as_str());
         }
-        let result = with_retries(config.load.retry, "loading gold table", &table.name, || {
-            load_table(&server, &store, &plan, config.load)
-        })
-        .await;
+        let result = retry
+            .retry(
+                &format!("loading gold table {}", table.name),
+                Error::is_transient,
+                || load_table(&server, &store, &plan, config.load),
+            )
+            .await;
         match result {
             Ok(loaded) => {
                 let finished = now_micros();

@@ -10,6 +10,7 @@ use indicatif::ProgressBar;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use soundlake_core::lake::LakeStore;
+use soundlake_core::retry::RetryPolicy;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -17,7 +18,6 @@ use crate::checksum::Summary;
 use crate::discover::GoldFile;
 use crate::error::Error;
 use crate::native::{self, ConstValue};
-use crate::retry::{with_retries, RetryPolicy};
 use crate::schema::{Source, TableSchema};
 use crate::types::{map_field, Features};
 
@@ -64,13 +64,15 @@ impl Producer {
         for job in files {
             let path = job.file.path.clone();
             let url = self.store.url_of(&path);
-            let data = self
-                .runtime
-                .block_on(with_retries(self.retry, "reading", &url, || {
+            let data = self.runtime.block_on(self.retry.retry(
+                &format!("reading {url}"),
+                Error::is_transient,
+                || {
                     let store = self.store.clone();
                     let path = path.clone();
                     async move { store.read(&path).await.map_err(Error::from) }
-                }))?;
+                },
+            ))?;
             self.file(&url, data, &job.partition_values, &mut summary, &blocks)?;
             if let Some(progress) = &self.progress {
                 progress.inc(job.file.len);

@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod lake;
+pub mod retry;
 pub mod schema_registry;
 pub mod settings;
 pub mod telemetry;

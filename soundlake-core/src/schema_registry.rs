@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::event::Topic;
+use crate::retry::RetryPolicy;
 
 /// What `--schema-registry-url` (or a config) says to mean "no registry: use the schema files".
 pub const NO_REGISTRY: &str = "none";
@@ -27,7 +28,8 @@ const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often a registration is tried when the registry is briefly away (a timeout, a refused
 /// connection, HTTP 5xx or 429), and the first pause between tries (doubling).
 const REGISTER_ATTEMPTS: u32 = 5;
-const REGISTER_FIRST_RETRY: Duration = Duration::from_millis(500);
+const REGISTER_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_millis(500)).with_max_retries(REGISTER_ATTEMPTS - 1);
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
 const IDS_JSON: &str = include_str!("../../schema-registry/ids.json");
@@ -158,33 +160,30 @@ impl RegistryClient {
         let body = serde_json::json!({ "schema": schema, "schemaType": "AVRO" }).to_string();
         // Registering is idempotent, so a registry that is briefly away (busy, restarting) is
         // asked again a few times before the producer gives up.
-        let mut pause = REGISTER_FIRST_RETRY;
-        let mut attempt = 1;
-        let json = loop {
-            let request = self
-                .http
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-                .body(body.clone());
-            match self.call("POST", &url, request).await {
-                Err(SchemaError::Http {
+        let json = REGISTER_RETRY
+            .retry(
+                &format!("registering the schema of {subject}"),
+                SchemaError::is_transient,
+                || {
+                    let request = self
+                        .http
+                        .post(&url)
+                        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                        .body(body.clone());
+                    self.call("POST", &url, request)
+                },
+            )
+            .await
+            .map_err(|err| match err {
+                SchemaError::Http {
                     status: 409, body, ..
-                }) => {
-                    return Err(SchemaError::Incompatible {
-                        url: self.base.clone(),
-                        subject: subject.to_string(),
-                        reason: body,
-                    })
-                }
-                Err(err) if err.is_transient() && attempt < REGISTER_ATTEMPTS => {
-                    tracing::warn!(%err, ?pause, attempt, "schema registration failed; trying again");
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                    attempt += 1;
-                }
-                other => break other?,
-            }
-        };
+                } => SchemaError::Incompatible {
+                    url: self.base.clone(),
+                    subject: subject.to_string(),
+                    reason: body,
+                },
+                other => other,
+            })?;
         let id = read_id(&json).ok_or_else(|| SchemaError::BadResponse {
             url: url.clone(),
             expected: "{\"id\": <schema id>}",

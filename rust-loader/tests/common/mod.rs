@@ -14,9 +14,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use soundlake_core::lake::{LakeStore, LakeUrl};
 use soundlake_loader::discover::TableFilter;
-use soundlake_loader::load::LoadOptions;
+use soundlake_loader::load::{LoadOptions, DEFAULT_RETRY};
 use soundlake_loader::load_log::{self, LogEntry};
-use soundlake_loader::retry::RetryPolicy;
 use soundlake_loader::run::{run, RunConfig, RunReport};
 use soundlake_loader::server::{Server, ServerConfig};
 use soundlake_testkit::{unique_name, StackEndpoints, TestClickHouseDb};
@@ -139,10 +138,7 @@ pub fn config(endpoints: &StackEndpoints, db: &TestClickHouseDb, lake_url: &str)
         dry_run: false,
         full: false,
         load: LoadOptions {
-            retry: RetryPolicy {
-                retries: 0,
-                ..RetryPolicy::default()
-            },
+            retry: DEFAULT_RETRY.with_max_retries(0),
             ..LoadOptions::default()
         },
     }
