@@ -30,6 +30,7 @@ pub mod layout;
 pub mod offsets;
 pub mod parquet_writer;
 pub mod partition_reader;
+pub mod positions;
 pub mod quarantine;
 pub mod schema;
 pub mod stats;

@@ -183,7 +183,7 @@ impl BronzeFileWriter {
 /// only costs hashing every value, and DELTA_BINARY_PACKED stores the small differences.
 const DELTA_COLUMNS: [&str; 2] = [EVENT_TIME_FIELD, KAFKA_OFFSET];
 
-/// How bronze Parquet is encoded: zstd; delta encoding for [`DELTA_COLUMNS`]; dictionaries for
+/// How bronze Parquet is encoded: zstd; delta encoding for `DELTA_COLUMNS`; dictionaries for
 /// the rest; min/max statistics for every column but strings and bytes. Bronze is read by
 /// partition folder, then by `_ingested_at` and offsets, never filtered on a string's
 /// min/max, and comparing every string value to the page's bounds took ≈ 20 % of the
