@@ -50,12 +50,17 @@ pub struct RollPolicy {
     pub max_rows: u64,
 }
 
+impl RollPolicy {
+    /// The defaults of `--max-file-bytes` and `--max-rows`.
+    pub const DEFAULT: Self = Self {
+        max_file_bytes: 40 * 1024 * 1024,
+        max_rows: 5_000_000,
+    };
+}
+
 impl Default for RollPolicy {
     fn default() -> Self {
-        Self {
-            max_file_bytes: 40 * 1024 * 1024,
-            max_rows: 5_000_000,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -186,7 +191,7 @@ const DELTA_COLUMNS: [&str; 2] = [EVENT_TIME_FIELD, KAFKA_OFFSET];
 /// How bronze Parquet is encoded: zstd; delta encoding for `DELTA_COLUMNS`; dictionaries for
 /// the rest; min/max statistics for every column but strings and bytes. Bronze is read by
 /// partition folder, then by `_ingested_at` and offsets, never filtered on a string's
-/// min/max, and comparing every string value to the page's bounds took ≈ 20 % of the
+/// min/max, and comparing every string value to the page's bounds took a good part of the
 /// encoding time (docs/benchmarks.md).
 pub fn writer_properties(
     schema: &SchemaRef,
