@@ -14,6 +14,7 @@ pub struct OffsetSpan {
 
 impl OffsetSpan {
     /// The span of one offset.
+    #[inline]
     pub(crate) fn at(offset: i64) -> Self {
         Self {
             first_offset: offset,
@@ -22,6 +23,7 @@ impl OffsetSpan {
         }
     }
 
+    #[inline]
     pub(crate) fn add(&mut self, offset: i64) {
         self.first_offset = self.first_offset.min(offset);
         self.last_offset = self.last_offset.max(offset);
@@ -36,7 +38,9 @@ impl OffsetSpan {
     }
 }
 
-/// Counts a row at `offset` of Kafka partition `partition` in `spans`.
+/// Counts a row at `offset` of Kafka partition `partition` in `spans` (for every row: inlined
+/// into the batch builder, as when it lived there).
+#[inline]
 pub(crate) fn add_offset(spans: &mut BTreeMap<i32, OffsetSpan>, partition: i32, offset: i64) {
     spans
         .entry(partition)
