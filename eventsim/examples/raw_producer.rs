@@ -14,8 +14,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use eventsim::app::{connect_kafka, execute_encoded, plan, Encoding, Output};
+use eventsim::app::{connect_kafka, execute_encoded, Encoding};
 use eventsim::cli::Cli;
+use eventsim::plan::{plan, Output};
 use eventsim::sinks::memory::MemorySink;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};

@@ -7,7 +7,13 @@ use std::path::PathBuf;
 use chrono::{NaiveDate, NaiveDateTime};
 use clap::Parser;
 
+use soundlake_core::settings::help_with_default;
+
 use crate::progress::ProgressMode;
+use crate::settings::RunSettings;
+
+/// Where JSON lines go when no output is named (eventsim's default).
+pub const DEFAULT_OUTPUT_DIR: &str = "output";
 
 /// eventsim: generates a music service's click-stream (eventsim's model and config format).
 #[derive(Parser, Debug, Clone)]
@@ -17,9 +23,8 @@ pub struct Cli {
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: PathBuf,
 
-    /// Initial number of users [default: the config's n-users, else 1].
-    #[arg(long = "nusers", value_name = "N")]
-    pub nusers: Option<u64>,
+    #[command(flatten)]
+    pub run: RunSettings,
 
     /// Start from X days ago (when no start time is given).
     #[arg(long = "from", value_name = "DAYS", default_value_t = 15)]
@@ -28,43 +33,6 @@ pub struct Cli {
     /// End Y days ago (when no end time is given).
     #[arg(long = "to", value_name = "DAYS", default_value_t = 1)]
     pub to: i64,
-
-    /// Start time, e.g. 2015-06-01T00:00:00 (UTC) [default: the config's start-date, else --from].
-    #[arg(long = "start-time", value_name = "TIME")]
-    pub start_time: Option<String>,
-
-    /// End time, e.g. 2015-06-15T00:00:00 (UTC) [default: the config's end-date, else --to;
-    /// with --continuous and neither, no end].
-    #[arg(long = "end-time", value_name = "TIME")]
-    pub end_time: Option<String>,
-
-    /// Random seed [default: the config's seed, else 0].
-    #[arg(long = "randomseed", value_name = "N", allow_negative_numbers = true)]
-    pub randomseed: Option<i64>,
-
-    /// Annual user growth rate, as a fraction of current users (1% => 0.01).
-    #[arg(
-        long = "growth-rate",
-        value_name = "RATE",
-        allow_negative_numbers = true
-    )]
-    pub growth_rate: Option<f64>,
-
-    /// Annual user attrition rate, as a fraction of current users (1% => 0.01).
-    #[arg(
-        long = "attrition-rate",
-        value_name = "RATE",
-        allow_negative_numbers = true
-    )]
-    pub attrition_rate: Option<f64>,
-
-    /// First user id [default: the config's first-user-id, else 1].
-    #[arg(long = "userid", value_name = "ID")]
-    pub userid: Option<i64>,
-
-    /// Tag applied to each event with user details (for example an A/B test group).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tag: Option<String>,
 
     /// Real-time output: each event is emitted when its timestamp comes.
     #[arg(long = "continuous", overrides_with = "nocontinuous")]
@@ -88,8 +56,10 @@ pub struct Cli {
     #[arg(long = "noverbose", hide = true)]
     pub noverbose: bool,
 
-    /// Write JSON lines into DIR/<topic>.jsonl [default: ./output, as eventsim].
-    #[arg(long = "output-dir", value_name = "DIR", conflicts_with = "stdout")]
+    #[arg(long = "output-dir", value_name = "DIR", conflicts_with = "stdout", help = help_with_default(
+        "Write JSON lines into DIR/<topic>.jsonl",
+        format_args!("./{DEFAULT_OUTPUT_DIR}, as eventsim"),
+    ))]
     pub output_dir: Option<PathBuf>,
 
     /// eventsim's trailing output directory argument (same as --output-dir).

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::settings::RunSettings;
+
 /// eventsim's `Constants` defaults.
 pub mod defaults {
     pub const ALPHA: f64 = 60.0;
@@ -81,7 +83,6 @@ pub struct Transition {
 /// The configuration file's content, with eventsim's defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteConfig {
-    pub seed: Option<i64>,
     pub alpha: f64,
     pub beta: f64,
     pub damping: f64,
@@ -92,13 +93,8 @@ pub struct SiteConfig {
     pub churned_state: Option<String>,
     pub new_user_auth: String,
     pub new_user_level: String,
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
-    pub n_users: Option<u64>,
-    pub first_user_id: Option<i64>,
-    pub growth_rate: Option<f64>,
-    pub attrition_rate: Option<f64>,
-    pub tag: Option<String>,
+    /// The run settings the file gives (the command line's flags win over them).
+    pub run: RunSettings,
     /// auth state → whether events in it carry user details.
     pub show_user_details: BTreeMap<String, bool>,
     pub levels: Vec<(String, f64)>,
@@ -377,30 +373,42 @@ impl Reader {
             transitions.extend(more);
         }
 
+        // In the order the keys were always read: the first bad one is reported.
+        let seed = Self::opt_integer(top, "seed", "")?;
+        let weekend_damping_offset_minutes = int(
+            "weekend-damping-offset",
+            defaults::WEEKEND_DAMPING_OFFSET_MINUTES,
+        )?;
+        let churned_state = Self::opt_string(top, "churned-state", "")?;
+        let new_user_auth = Self::opt_string(top, "new-user-auth", "")?
+            .unwrap_or_else(|| defaults::NEW_USER_AUTH.to_string());
+        let new_user_level = Self::opt_string(top, "new-user-level", "")?
+            .unwrap_or_else(|| defaults::NEW_USER_LEVEL.to_string());
+        let start = Self::opt_string(top, "start-date", "")?;
+        let end = Self::opt_string(top, "end-date", "")?;
+        let first_user_id = Self::opt_integer(top, "first-user-id", "")?;
+        let tag = Self::opt_string(top, "tag", "")?;
         Ok(SiteConfig {
-            seed: Self::opt_integer(top, "seed", "")?,
+            run: RunSettings {
+                n_users,
+                start,
+                end,
+                seed,
+                growth_rate,
+                attrition_rate,
+                first_user_id,
+                tag,
+            },
             alpha,
             beta,
             damping,
             weekend_damping,
-            weekend_damping_offset_minutes: int(
-                "weekend-damping-offset",
-                defaults::WEEKEND_DAMPING_OFFSET_MINUTES,
-            )?,
+            weekend_damping_offset_minutes,
             weekend_damping_scale_minutes,
             session_gap_seconds,
-            churned_state: Self::opt_string(top, "churned-state", "")?,
-            new_user_auth: Self::opt_string(top, "new-user-auth", "")?
-                .unwrap_or_else(|| defaults::NEW_USER_AUTH.to_string()),
-            new_user_level: Self::opt_string(top, "new-user-level", "")?
-                .unwrap_or_else(|| defaults::NEW_USER_LEVEL.to_string()),
-            start_date: Self::opt_string(top, "start-date", "")?,
-            end_date: Self::opt_string(top, "end-date", "")?,
-            n_users,
-            first_user_id: Self::opt_integer(top, "first-user-id", "")?,
-            growth_rate,
-            attrition_rate,
-            tag: Self::opt_string(top, "tag", "")?,
+            churned_state,
+            new_user_auth,
+            new_user_level,
             show_user_details: self.show_user_details(top)?,
             levels: self.weighted_names(top, "levels", "level")?,
             auths: self.weighted_names(top, "auths", "auth")?,

@@ -5,8 +5,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
-use eventsim::app::{execute_with_telemetry, plan, start_telemetry};
+use eventsim::app::{execute_with_telemetry, start_telemetry};
 use eventsim::cli::Cli;
+use eventsim::plan::plan;
 use eventsim::summary;
 use signal_hook::consts::{SIGINT, SIGTERM};
 

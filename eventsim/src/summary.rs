@@ -8,9 +8,9 @@ use std::time::Duration;
 use soundlake_core::event::Topic;
 use soundlake_core::text_table::{count, per_second, Align, TextTable};
 
-use crate::app::Plan;
 use crate::cli::format_time;
 use crate::model::timing::MS_PER_DAY;
+use crate::plan::Plan;
 use crate::run::Summary;
 
 /// The summary of the run `s` of `plan`.

@@ -13,7 +13,7 @@ fn reference_config_loads_without_warnings() {
     let loaded = SiteConfig::load(&common::reference_config()).expect("reference config loads");
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = &loaded.config;
-    assert_eq!(c.seed, Some(101));
+    assert_eq!(c.run.seed, Some(101));
     assert_eq!(c.alpha, 90.0);
     assert_eq!(c.beta, 604_800.0);
     assert_eq!(c.session_gap_seconds, 1800);

@@ -9,8 +9,9 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
-use eventsim::app::{execute_with_telemetry, plan, start_telemetry};
+use eventsim::app::{execute_with_telemetry, start_telemetry};
 use eventsim::cli::Cli;
+use eventsim::plan::plan;
 use soundlake_core::event::Topic;
 
 fn scrape(addr: SocketAddr) -> String {

@@ -10,8 +10,10 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
-use eventsim::app::{execute_into, plan, AppError};
+use eventsim::app::execute_into;
 use eventsim::cli::Cli;
+use eventsim::error::AppError;
+use eventsim::plan::plan;
 use eventsim::sinks::memory::MemorySink;
 use serde_json::Value;
 use soundlake_core::event::Topic;
@@ -67,7 +69,7 @@ fn args_with(extra: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
-fn plan_result(args: &[String]) -> Result<eventsim::app::Plan, AppError> {
+fn plan_result(args: &[String]) -> Result<eventsim::plan::Plan, AppError> {
     let mut argv = vec!["eventsim".to_string()];
     argv.extend_from_slice(args);
     let cli = Cli::try_parse_from(argv).expect("valid command line");

@@ -2,16 +2,19 @@
 //! TOML file (`--config`) over the defaults. The ClickHouse password comes only from the
 //! environment or a file, never from a flag or the config file itself.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 use serde::Deserialize;
-use soundlake_core::settings::{self, SettingsError};
+use soundlake_core::settings::{self, help_with_default, SettingsError};
 
 use crate::discover::TableFilter;
-use crate::load::{LoadOptions, DEFAULT_RETRY};
+use crate::load::{
+    LoadOptions, DEFAULT_BATCH_ROWS, DEFAULT_PARALLEL, DEFAULT_RETRIES, DEFAULT_RETRY,
+};
 use crate::run::RunConfig;
 use crate::server::ServerConfig;
 
@@ -20,7 +23,7 @@ pub const DEFAULT_CLICKHOUSE_URL: &str = "http://127.0.0.1:8123";
 pub const DEFAULT_USER: &str = "default";
 pub const DEFAULT_DATABASE: &str = "soundlake";
 pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9465";
-pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+pub const DEFAULT_COMPRESSION: CompressionChoice = CompressionChoice::None;
 pub const ENV_PASSWORD: &str = "SOUNDLAKE_CLICKHOUSE_PASSWORD";
 pub const ENV_PASSWORD_FILE: &str = "SOUNDLAKE_CLICKHOUSE_PASSWORD_FILE";
 
@@ -35,14 +38,22 @@ pub enum Progress {
 }
 
 /// Compression of the inserted data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CompressionChoice {
     /// Plain (fastest on the same machine).
-    #[default]
     None,
     /// ClickHouse's LZ4 block format (less traffic over a network).
     Lz4,
+}
+
+impl fmt::Display for CompressionChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CompressionChoice::None => "none",
+            CompressionChoice::Lz4 => "lz4",
+        })
+    }
 }
 
 /// Soundlake loader: every gold table of the lake into ClickHouse, atomically and
@@ -66,73 +77,66 @@ pub struct Cli {
     /// TOML config file with any of the settings below (snake_case keys, e.g. `lake_url`).
     #[arg(long, value_name = "FILE", env = "SOUNDLAKE_LOADER_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Lake root: hdfs://host:port/path or file:///path [default: hdfs://127.0.0.1:8020/lake].
-    #[arg(long, value_name = "URL", env = "SOUNDLAKE_LAKE_URL")]
-    pub lake_url: Option<String>,
-    /// ClickHouse HTTP URL [default: http://127.0.0.1:8123].
-    #[arg(long, value_name = "URL", env = "SOUNDLAKE_CLICKHOUSE_URL")]
-    pub clickhouse_url: Option<String>,
-    /// ClickHouse user [default: default].
-    #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_USER")]
-    pub user: Option<String>,
-    /// File holding the ClickHouse password (its first line).
-    #[arg(long, value_name = "FILE", env = ENV_PASSWORD_FILE)]
-    pub password_file: Option<PathBuf>,
-    /// ClickHouse database [default: soundlake].
-    #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_DATABASE")]
-    pub database: Option<String>,
-    /// Load only these tables (comma separated; `prefix*` allowed) [default: all].
-    #[arg(long, value_delimiter = ',')]
-    pub include: Option<Vec<String>>,
-    /// Skip these tables (comma separated; `prefix*` allowed).
-    #[arg(long, value_delimiter = ',')]
-    pub exclude: Option<Vec<String>>,
+    #[command(flatten)]
+    pub settings: Settings,
     /// Print the plan (tables, partitions, DDL) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Reload every table in full, whatever changed.
     #[arg(long)]
     pub full: bool,
-    /// Run again every SECS seconds until interrupted (serving metrics all along).
-    #[arg(long, value_name = "SECS")]
-    pub every: Option<u64>,
-    /// Retries of a table load after a transient failure [default: 3].
-    #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
-    /// Rows per Native block sent to ClickHouse [default: 65536].
-    #[arg(long, value_name = "N")]
-    pub batch_rows: Option<usize>,
-    /// Concurrent inserts per table, each reading its share of the files [default: 2].
-    #[arg(long, value_name = "N")]
-    pub parallel: Option<usize>,
-    /// Compression of inserted data [default: none].
-    #[arg(long, value_enum)]
-    pub compression: Option<CompressionChoice>,
-    /// Metrics address (Prometheus /metrics), or `none` [default: 127.0.0.1:9465].
-    #[arg(long, value_name = "ADDR", env = "SOUNDLAKE_LOADER_METRICS_ADDR")]
-    pub metrics_addr: Option<String>,
     /// Progress bars per table.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
 }
 
-/// The TOML file: the same settings, every one optional (no password: see `password_file`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    lake_url: Option<String>,
-    clickhouse_url: Option<String>,
-    user: Option<String>,
-    password_file: Option<PathBuf>,
-    database: Option<String>,
-    include: Option<Vec<String>>,
-    exclude: Option<Vec<String>>,
-    every: Option<u64>,
-    retries: Option<u32>,
-    batch_rows: Option<usize>,
-    parallel: Option<usize>,
-    compression: Option<CompressionChoice>,
-    metrics_addr: Option<String>,
+soundlake_core::layered_settings! {
+    /// The settings that a flag (or its environment variable) and the config file both may give,
+    /// each under the same name (the file's keys are the field names); `None`: not given there.
+    /// The password is not one of them: see `password_file`.
+    #[derive(Args, Debug, Default, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Settings {
+        #[arg(long, value_name = "URL", env = "SOUNDLAKE_LAKE_URL", help = help_with_default(
+            "Lake root: hdfs://host:port/path or file:///path", DEFAULT_LAKE_URL))]
+        pub lake_url: Option<String>,
+        #[arg(long, value_name = "URL", env = "SOUNDLAKE_CLICKHOUSE_URL",
+            help = help_with_default("ClickHouse HTTP URL", DEFAULT_CLICKHOUSE_URL))]
+        pub clickhouse_url: Option<String>,
+        #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_USER",
+            help = help_with_default("ClickHouse user", DEFAULT_USER))]
+        pub user: Option<String>,
+        /// File holding the ClickHouse password (its first line).
+        #[arg(long, value_name = "FILE", env = ENV_PASSWORD_FILE)]
+        pub password_file: Option<PathBuf>,
+        #[arg(long, env = "SOUNDLAKE_CLICKHOUSE_DATABASE",
+            help = help_with_default("ClickHouse database", DEFAULT_DATABASE))]
+        pub database: Option<String>,
+        /// Load only these tables (comma separated; `prefix*` allowed) [default: all].
+        #[arg(long, value_delimiter = ',')]
+        pub include: Option<Vec<String>>,
+        /// Skip these tables (comma separated; `prefix*` allowed).
+        #[arg(long, value_delimiter = ',')]
+        pub exclude: Option<Vec<String>>,
+        /// Run again every SECS seconds until interrupted (serving metrics all along).
+        #[arg(long, value_name = "SECS")]
+        pub every: Option<u64>,
+        #[arg(long, value_name = "N", help = help_with_default(
+            "Retries of a table load after a transient failure", DEFAULT_RETRIES))]
+        pub retries: Option<u32>,
+        #[arg(long, value_name = "N",
+            help = help_with_default("Rows per Native block sent to ClickHouse", DEFAULT_BATCH_ROWS))]
+        pub batch_rows: Option<usize>,
+        #[arg(long, value_name = "N", help = help_with_default(
+            "Concurrent inserts per table, each reading its share of the files", DEFAULT_PARALLEL))]
+        pub parallel: Option<usize>,
+        #[arg(long, value_enum,
+            help = help_with_default("Compression of inserted data", DEFAULT_COMPRESSION))]
+        pub compression: Option<CompressionChoice>,
+        #[arg(long, value_name = "ADDR", env = "SOUNDLAKE_LOADER_METRICS_ADDR", help = help_with_default(
+            "Metrics address (Prometheus /metrics), or `none`", DEFAULT_METRICS_ADDR))]
+        pub metrics_addr: Option<String>,
+    }
 }
 
 /// The resolved settings.
@@ -151,8 +155,16 @@ pub enum ConfigError {
     Settings(#[from] SettingsError),
     #[error("cannot read the password file {path}: {reason}")]
     PasswordFile { path: String, reason: String },
-    #[error("{0}")]
-    Invalid(String),
+    #[error("--database {0:?}: use letters, digits and _ only")]
+    Database(String),
+    #[error("--batch-rows must be at least 1")]
+    BatchRows,
+    #[error("--every must be at least 1 second")]
+    Every,
+    #[error(
+        "--clickhouse-url {0:?}: use ClickHouse's HTTP interface, e.g. {DEFAULT_CLICKHOUSE_URL}"
+    )]
+    ClickHouseUrl(String),
 }
 
 impl Config {
@@ -161,84 +173,58 @@ impl Config {
     pub fn resolve(cli: Cli, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let file = match &cli.config {
             Some(path) => settings::read_toml(path)?,
-            None => FileConfig::default(),
+            None => Settings::default(),
         };
-        let password = match (env(ENV_PASSWORD), cli.password_file.or(file.password_file)) {
+        let given = cli.settings.or(file);
+        let password = match (env(ENV_PASSWORD), given.password_file) {
             (Some(password), _) => Some(password),
             (None, Some(path)) => Some(read_password(&path)?),
             (None, None) => None,
         };
-        let database = cli
-            .database
-            .or(file.database)
-            .unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let database = given.database.unwrap_or_else(|| DEFAULT_DATABASE.into());
         if !crate::discover::is_plain_identifier(&database) {
-            return Err(ConfigError::Invalid(format!(
-                "--database {database:?}: use letters, digits and _ only"
-            )));
+            return Err(ConfigError::Database(database));
         }
-        let metrics = cli
+        let metrics = given
             .metrics_addr
-            .or(file.metrics_addr)
             .unwrap_or_else(|| DEFAULT_METRICS_ADDR.into());
         let metrics_addr = settings::metrics_addr(&metrics, DEFAULT_METRICS_ADDR)?;
-        let batch_rows = cli
-            .batch_rows
-            .or(file.batch_rows)
-            .unwrap_or(DEFAULT_BATCH_ROWS);
+        let batch_rows = given.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS);
         if batch_rows == 0 {
-            return Err(ConfigError::Invalid(
-                "--batch-rows must be at least 1".into(),
-            ));
+            return Err(ConfigError::BatchRows);
         }
-        let every = match cli.every.or(file.every) {
-            Some(0) => {
-                return Err(ConfigError::Invalid(
-                    "--every must be at least 1 second".into(),
-                ))
-            }
+        let every = match given.every {
+            Some(0) => return Err(ConfigError::Every),
             other => other.map(Duration::from_secs),
         };
-        let clickhouse_url = cli
+        let clickhouse_url = given
             .clickhouse_url
-            .or(file.clickhouse_url)
             .unwrap_or_else(|| DEFAULT_CLICKHOUSE_URL.into());
         if !(clickhouse_url.starts_with("http://") || clickhouse_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid(format!(
-                "--clickhouse-url {clickhouse_url:?}: use ClickHouse's HTTP interface, e.g. {DEFAULT_CLICKHOUSE_URL}"
-            )));
+            return Err(ConfigError::ClickHouseUrl(clickhouse_url));
         }
-        let compression = cli.compression.or(file.compression).unwrap_or_default();
+        let compression = given.compression.unwrap_or(DEFAULT_COMPRESSION);
         Ok(Self {
             run: RunConfig {
-                lake_url: cli
-                    .lake_url
-                    .or(file.lake_url)
-                    .unwrap_or_else(|| DEFAULT_LAKE_URL.into()),
+                lake_url: given.lake_url.unwrap_or_else(|| DEFAULT_LAKE_URL.into()),
                 server: ServerConfig {
                     url: clickhouse_url,
-                    user: cli
-                        .user
-                        .or(file.user)
-                        .unwrap_or_else(|| DEFAULT_USER.into()),
+                    user: given.user.unwrap_or_else(|| DEFAULT_USER.into()),
                     password,
                     database,
                     lz4: compression == CompressionChoice::Lz4,
                 },
                 filter: TableFilter {
-                    include: cli.include.or(file.include).unwrap_or_default(),
-                    exclude: cli.exclude.or(file.exclude).unwrap_or_default(),
+                    include: given.include.unwrap_or_default(),
+                    exclude: given.exclude.unwrap_or_default(),
                 },
                 dry_run: cli.dry_run,
                 full: cli.full,
                 load: LoadOptions {
                     batch_rows,
-                    retry: match cli.retries.or(file.retries) {
-                        Some(retries) => DEFAULT_RETRY.with_max_retries(retries),
-                        None => DEFAULT_RETRY,
-                    },
+                    retry: DEFAULT_RETRY.with_max_retries(given.retries.unwrap_or(DEFAULT_RETRIES)),
                     progress_bar: false,
-                    parallel: cli.parallel.or(file.parallel).unwrap_or(2).max(1),
+                    parallel: given.parallel.unwrap_or(DEFAULT_PARALLEL).max(1),
                 },
             },
             every,
@@ -295,8 +281,11 @@ mod tests {
         .unwrap();
         let cli = Cli {
             config: Some(file.clone()),
-            database: Some("from_flag".into()),
-            metrics_addr: Some("none".into()),
+            settings: Settings {
+                database: Some("from_flag".into()),
+                metrics_addr: Some("none".into()),
+                ..Settings::default()
+            },
             ..Cli::default()
         };
         let config = Config::resolve(cli.clone(), no_env).unwrap();

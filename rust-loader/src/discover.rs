@@ -122,7 +122,7 @@ pub async fn discover(store: &LakeStore, filter: &TableFilter) -> Result<Vec<Gol
             continue;
         }
         if !is_plain_identifier(&name) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Layout(format!(
                 "gold table folder {} is not a valid table name (letters, digits and _ only): rename the dbt model",
                 store.url_of(&entry.path)
             )));
@@ -179,7 +179,7 @@ fn table_of(
         let mut values = Vec::with_capacity(folders.len());
         for folder in folders {
             let (key, value) = folder.split_once('=').ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Layout(format!(
                     "{}: folder {folder:?} inside gold table {name} is not a Hive partition (key=value)",
                     store.url_of(&entry.path)
                 ))
@@ -190,7 +190,7 @@ fn table_of(
         match &keys {
             None => keys = Some(these),
             Some(known) if *known != these => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Layout(format!(
                     "gold table {name} mixes partition layouts: {} is under ({}) but other files under ({}); rewrite the table",
                     store.url_of(&entry.path),
                     these.join(", "),
@@ -258,7 +258,7 @@ fn schema_file_of(
                 .split_once('=')
                 .map(|(key, _)| key.to_owned())
                 .ok_or_else(|| {
-                    Error::Invalid(format!(
+                    Error::Layout(format!(
                         "{}: folder {folder:?} in the schema folder of gold table {name} is not a Hive partition (key=value); \
                          re-run the gold model to rewrite it",
                         store.url_of(&entry.path)

@@ -1,6 +1,6 @@
 //! The loader's errors, and which of them are worth a retry.
 
-use soundlake_core::lake::LakeError;
+use soundlake_core::lake::{LakeError, LakeUrlError};
 
 use crate::native::EncodeError;
 use crate::types::UnmappableType;
@@ -50,7 +50,32 @@ pub enum Error {
     #[error("gold table {table}: the staging table does not match the lake after loading ({detail}); nothing was swapped in")]
     Verify { table: String, detail: String },
     #[error("{0}")]
-    Invalid(String),
+    LakeUrl(#[from] LakeUrlError),
+    /// A gold table on the lake is laid out in a way the loader cannot load (a rename or a
+    /// rewrite of the table mends it); the text says where and what.
+    #[error("{0}")]
+    Layout(String),
+    /// What the loader read from a Parquet file does not match what it planned (a bug).
+    #[error("{url}: {detail}")]
+    Batch { url: String, detail: String },
+    #[error("ClickHouse at {url} reports version {version:?}, which the loader cannot read")]
+    ServerVersion { url: String, version: String },
+    #[error("encoding a load log entry: {0}")]
+    LoadLogEncode(#[source] serde_json::Error),
+    #[error("the load log {table} has a row the loader cannot read ({source}): was it created by another version? Rename it to start a new log")]
+    LoadLogRow {
+        table: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the insert into ClickHouse stopped while reading the lake")]
+    InsertStopped,
+    #[error("{task} failed: {source}")]
+    Task {
+        task: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 impl Error {
@@ -134,6 +159,6 @@ mod tests {
         assert!(
             Error::clickhouse("http://x", "q", clickhouse::error::Error::TimedOut).is_transient()
         );
-        assert!(!Error::Invalid("x".into()).is_transient());
+        assert!(!Error::Layout("x".into()).is_transient());
     }
 }

@@ -20,9 +20,16 @@ use crate::source::{Block, FileJob, Producer};
 
 /// Blocks waiting between the Parquet reader and the insert.
 const BLOCKS_IN_FLIGHT: usize = 4;
+/// Rows per record batch, hence per Native block, unless `--batch-rows` says otherwise.
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+/// Concurrent inserts per table, unless `--parallel` says otherwise.
+pub const DEFAULT_PARALLEL: usize = 2;
+/// Retries of a failed step, unless `--retries` says otherwise.
+pub const DEFAULT_RETRIES: u32 = 3;
 /// How a step of a run (listing, connecting, reading a file, loading a table) is retried when
-/// it fails for a passing reason: after 1 s, then doubling up to the cap, 3 times by default.
-pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy::new(Duration::from_secs(1)).with_max_retries(3);
+/// it fails for a passing reason: after 1 s, then doubling up to the cap.
+pub const DEFAULT_RETRY: RetryPolicy =
+    RetryPolicy::new(Duration::from_secs(1)).with_max_retries(DEFAULT_RETRIES);
 
 /// How loads run.
 #[derive(Debug, Clone, Copy)]
@@ -39,10 +46,10 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
-            batch_rows: 65_536,
+            batch_rows: DEFAULT_BATCH_ROWS,
             retry: DEFAULT_RETRY,
             progress_bar: false,
-            parallel: 2,
+            parallel: DEFAULT_PARALLEL,
         }
     }
 }
@@ -245,7 +252,10 @@ async fn stream_parallel(
             }
             Err(join) if join.is_cancelled() => {}
             Err(join) => {
-                first_error.get_or_insert(Error::Invalid(format!("an insert task failed: {join}")));
+                first_error.get_or_insert(Error::Task {
+                    task: "an insert task",
+                    source: join,
+                });
             }
         }
     }
@@ -308,9 +318,10 @@ async fn stream(
         }
     }
     drop(receiver);
-    let read = reader
-        .await
-        .map_err(|e| Error::Invalid(format!("the Parquet reader task failed: {e}")));
+    let read = reader.await.map_err(|source| Error::Task {
+        task: "the Parquet reader task",
+        source,
+    });
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }

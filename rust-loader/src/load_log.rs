@@ -95,8 +95,7 @@ pub async fn ensure(server: &Server) -> Result<(), Error> {
 pub async fn append(server: &Server, entries: &[LogEntry]) -> Result<(), Error> {
     let mut body = Vec::new();
     for entry in entries {
-        serde_json::to_writer(&mut body, entry)
-            .map_err(|e| Error::Invalid(format!("encoding a load log entry: {e}")))?;
+        serde_json::to_writer(&mut body, entry).map_err(Error::LoadLogEncode)?;
         body.push(b'\n');
     }
     server
@@ -153,11 +152,9 @@ fn parse_entries(text: &str) -> Result<Vec<LogEntry>, Error> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            serde_json::from_str(line).map_err(|e| {
-                Error::Invalid(format!(
-                    "the load log {LOAD_LOG_TABLE} has a row the loader cannot read ({e}): \
-                     was it created by another version? Rename it to start a new log"
-                ))
+            serde_json::from_str(line).map_err(|source| Error::LoadLogRow {
+                table: LOAD_LOG_TABLE,
+                source,
             })
         })
         .collect()

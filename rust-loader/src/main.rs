@@ -1,4 +1,4 @@
-//! `soundlake-loader`: every gold table of the lake into ClickHouse (issue 7).
+//! `soundlake-loader`: every gold table of the lake into ClickHouse.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

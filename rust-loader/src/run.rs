@@ -115,7 +115,7 @@ fn utc_text(micros: u64) -> String {
 
 /// Runs the loader once.
 pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<RunReport, Error> {
-    let lake = LakeUrl::parse(&config.lake_url).map_err(|e| Error::Invalid(e.to_string()))?;
+    let lake = LakeUrl::parse(&config.lake_url)?;
     let store = LakeStore::open(&lake)?;
     let gold_url = store.url_of(GOLD_DIR);
     let retry = config.load.retry;
@@ -163,7 +163,7 @@ pub async fn run(config: &RunConfig, metrics: Option<&LoaderMetrics>) -> Result<
         let table_exists = existing.contains(&table.name);
         let planned = async {
             let first = table.schema_source().ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Layout(format!(
                     "gold table {} has neither data files nor a schema file",
                     table.name
                 ))

@@ -139,14 +139,14 @@ impl TableSchema {
                     .find(|(k, _)| *k == column.name)
                     .map(|(_, v)| v.as_str())
                     .ok_or_else(|| {
-                        Error::Invalid(format!(
+                        Error::Layout(format!(
                             "gold table {}: a partition folder lacks {}=…",
                             self.table, column.name
                         ))
                     })?;
                 Ok(match column.ch_type {
                     ChType::Date => ConstValue::Date(parse_day(text).ok_or_else(|| {
-                        Error::Invalid(format!(
+                        Error::Layout(format!(
                             "gold table {}: partition value {}={text} is not a date",
                             self.table, column.name
                         ))

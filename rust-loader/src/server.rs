@@ -71,11 +71,9 @@ impl Server {
             features: Features::LEGACY,
         };
         let version = server.query_value("SELECT version()").await?;
-        let (major, minor) = parse_version(&version).ok_or_else(|| {
-            Error::Invalid(format!(
-                "ClickHouse at {} reports version {version:?}, which the loader cannot read",
-                config.url
-            ))
+        let (major, minor) = parse_version(&version).ok_or_else(|| Error::ServerVersion {
+            url: config.url.clone(),
+            version: version.clone(),
         })?;
         server.version = version;
         server.major = major;

@@ -104,7 +104,7 @@ impl Producer {
             .filter(|c| c.source == Source::File)
         {
             let (index, field) = file_schema.column_with_name(&column.name).ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Layout(format!(
                     "gold table {}: file {url} lacks column {} that the table's first file has; rewrite the table",
                     self.schema.table, column.name
                 ))
@@ -115,7 +115,7 @@ impl Producer {
                     source,
                 })?;
             if file_type != column.ch_type {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Layout(format!(
                     "gold table {}: file {url} has column {} as {file_type}, the table's first file as {}; rewrite the table",
                     self.schema.table, column.name, column.ch_type
                 )));
@@ -140,12 +140,13 @@ impl Producer {
             for (index, column) in self.schema.columns.iter().enumerate() {
                 match column.source {
                     Source::File => {
-                        let array = batch.column_by_name(&column.name).ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{url}: column {} vanished from a batch",
-                                column.name
-                            ))
-                        })?;
+                        let array =
+                            batch
+                                .column_by_name(&column.name)
+                                .ok_or_else(|| Error::Batch {
+                                    url: url.to_owned(),
+                                    detail: format!("column {} vanished from a batch", column.name),
+                                })?;
                         let array = native::normalize(&column.name, array)
                             .map_err(|source| self.encode_error(url, source))?;
                         summary.add_array(index, &column.ch_type, &array);
@@ -153,12 +154,16 @@ impl Producer {
                             .map_err(|source| self.encode_error(url, source))?;
                     }
                     Source::Partition => {
-                        let value = partition_values.get(partition_index).ok_or_else(|| {
-                            Error::Invalid(format!(
-                                "{url}: no value for partition column {}",
-                                column.name
-                            ))
-                        })?;
+                        let value =
+                            partition_values
+                                .get(partition_index)
+                                .ok_or_else(|| Error::Batch {
+                                    url: url.to_owned(),
+                                    detail: format!(
+                                        "no value for partition column {}",
+                                        column.name
+                                    ),
+                                })?;
                         partition_index += 1;
                         summary.add_const(index, value, rows);
                         native::write_const_column(
@@ -177,9 +182,7 @@ impl Producer {
                 rows,
             };
             if blocks.blocking_send(block).is_err() {
-                return Err(Error::Invalid(
-                    "the insert into ClickHouse stopped while reading the lake".into(),
-                ));
+                return Err(Error::InsertStopped);
             }
         }
         Ok(())

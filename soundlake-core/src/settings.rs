@@ -1,8 +1,13 @@
 //! What the services' configurations share: the TOML file of `--config` and `--metrics-addr`.
 //!
 //! Each service resolves a setting as its flag, then its `SOUNDLAKE_*` environment variable
-//! (both through clap), then its key in the config file, then the default.
+//! (both through clap), then its key in the config file, then the default. A service lists its
+//! settings once, in one struct of `Option` fields (deriving `clap::Args` and, for a TOML file,
+//! serde's `Deserialize`) declared with [`layered_settings!`](crate::layered_settings), whose `or` puts the command
+//! line's over the file's; [`help_with_default`] shows each default (declared once, as a
+//! constant) in the help text.
 
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -34,6 +39,58 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, SettingsError> {
     toml::from_str(&text).map_err(|e| err(e.to_string()))
 }
 
+/// Declares a struct of settings, every field an `Option` (`None`: not given there), and its
+/// method `or(self, under: Self) -> Self`, which takes each setting from `self` when given,
+/// else from `under`: e.g. the command line and environment over the config file. The struct
+/// takes any attributes (`#[derive(clap::Args, serde::Deserialize)]`, `#[arg(...)]`, ...).
+///
+/// ```
+/// soundlake_core::layered_settings! {
+///     #[derive(Debug, Default, PartialEq)]
+///     pub struct Sample {
+///         pub name: Option<String>,
+///         pub count: Option<u32>,
+///     }
+/// }
+/// let flags = Sample { name: Some("flag".into()), count: None };
+/// let file = Sample { name: Some("file".into()), count: Some(3) };
+/// assert_eq!(flags.or(file), Sample { name: Some("flag".into()), count: Some(3) });
+/// ```
+#[macro_export]
+macro_rules! layered_settings {
+    (
+        $(#[$struct_attr:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[$field_attr:meta])*
+                $field_vis:vis $field:ident: Option<$ty:ty>
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$struct_attr])*
+        $vis struct $name {
+            $(
+                $(#[$field_attr])*
+                $field_vis $field: Option<$ty>,
+            )*
+        }
+
+        impl $name {
+            /// Each setting of `self` when given, else that of `under`.
+            pub fn or(self, under: Self) -> Self {
+                Self {
+                    $($field: self.$field.or(under.$field),)*
+                }
+            }
+        }
+    };
+}
+
+/// A flag's help text ending with its default, as clap writes one: `text [default: value]`.
+pub fn help_with_default(text: &str, default: impl Display) -> String {
+    format!("{text} [default: {default}]")
+}
+
 /// The address to serve `/metrics` on: `value` as HOST:PORT, or None for `none` (any case).
 /// `example` (the service's default) is shown when `value` is neither.
 pub fn metrics_addr(value: &str, example: &str) -> Result<Option<SocketAddr>, SettingsError> {
@@ -54,10 +111,34 @@ pub fn metrics_addr(value: &str, example: &str) -> Result<Option<SocketAddr>, Se
 mod tests {
     use super::*;
 
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Sample {
-        name: Option<String>,
+    crate::layered_settings! {
+        #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Sample {
+            name: Option<String>,
+            count: Option<u32>,
+            rate: Option<f64>,
+        }
+    }
+
+    #[test]
+    fn layers_take_each_setting_from_the_first_that_has_it() {
+        let flags = Sample {
+            name: Some("flag".into()),
+            rate: Some(f64::NAN),
+            ..Sample::default()
+        };
+        let file = Sample {
+            name: Some("file".into()),
+            count: Some(3),
+            rate: Some(0.5),
+        };
+        let merged = flags.or(file);
+        assert_eq!(merged.name.as_deref(), Some("flag"));
+        assert_eq!(merged.count, Some(3));
+        assert!(merged.rate.is_some_and(f64::is_nan), "taken as given");
+        assert_eq!(Sample::default().or(Sample::default()), Sample::default());
+        assert_eq!(help_with_default("Users", 1), "Users [default: 1]");
     }
 
     #[test]

@@ -13,8 +13,9 @@ use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use tokio::net::TcpStream;
 
-use crate::endpoints::{Service, StackEndpoints};
-use crate::error::{within, TestkitError};
+use crate::endpoints::StackEndpoints;
+use crate::error::TestkitError;
+use crate::service::Service;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const KAFKA_METADATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -219,4 +220,19 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 fn first_line(body: &str) -> &str {
     body.lines().next().unwrap_or_default()
+}
+
+/// Runs `future`, turning "took longer than `timeout`" into [`TestkitError::Timeout`].
+async fn within<T>(
+    action: impl Into<String>,
+    timeout: Duration,
+    future: impl std::future::Future<Output = Result<T, TestkitError>>,
+) -> Result<T, TestkitError> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(result) => result,
+        Err(_) => Err(TestkitError::Timeout {
+            action: action.into(),
+            timeout,
+        }),
+    }
 }

@@ -1,12 +1,12 @@
 //! Where the stack's services listen, read from the environment.
 
-use std::fmt;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use url::Url;
 
 use crate::error::TestkitError;
+use crate::service::Service;
 
 pub(crate) const ENV_KAFKA: &str = "SOUNDLAKE_KAFKA_BROKERS";
 pub(crate) const ENV_HDFS: &str = "SOUNDLAKE_HDFS_URL";
@@ -26,50 +26,6 @@ const HDFS_DEFAULT_PORT: u16 = 8020;
 /// Timeout of one HTTP request made by the testkit.
 pub(crate) const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A service of the local stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    Kafka,
-    Hdfs,
-    SchemaRegistry,
-    ClickHouse,
-    Prometheus,
-}
-
-impl Service {
-    /// Every service, in the order `scripts/stack` starts them.
-    pub const ALL: [Service; 5] = [
-        Service::Hdfs,
-        Service::Kafka,
-        Service::SchemaRegistry,
-        Service::ClickHouse,
-        Service::Prometheus,
-    ];
-
-    /// The `scripts/stack` service name(s) that provide this service.
-    pub fn stack_services(self) -> &'static str {
-        match self {
-            Service::Kafka => "kafka",
-            Service::Hdfs => "hdfs-namenode hdfs-datanode",
-            Service::SchemaRegistry => "schema-registry",
-            Service::ClickHouse => "clickhouse",
-            Service::Prometheus => "prometheus",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Service::Kafka => "Kafka",
-            Service::Hdfs => "HDFS",
-            Service::SchemaRegistry => "The schema registry",
-            Service::ClickHouse => "ClickHouse",
-            Service::Prometheus => "Prometheus",
-        })
-    }
-}
 
 /// The addresses of the stack's services.
 #[derive(Debug, Clone, PartialEq, Eq)]

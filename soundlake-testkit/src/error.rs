@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::endpoints::Service;
+use crate::service::Service;
 
 /// What went wrong while attaching to the stack or managing a test resource.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +65,12 @@ pub enum TestkitError {
     #[error("{action} did not finish within {timeout:?}")]
     Timeout { action: String, timeout: Duration },
 
-    #[error("{action} failed: {reason}")]
-    Other { action: String, reason: String },
+    #[error("{action}: the blocking task failed: {source}")]
+    Task {
+        action: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 impl TestkitError {
@@ -96,20 +100,5 @@ impl TestkitError {
             action: action.into(),
             source,
         }
-    }
-}
-
-/// Runs `future`, turning "took longer than `timeout`" into [`TestkitError::Timeout`].
-pub(crate) async fn within<T>(
-    action: impl Into<String>,
-    timeout: Duration,
-    future: impl std::future::Future<Output = Result<T, TestkitError>>,
-) -> Result<T, TestkitError> {
-    match tokio::time::timeout(timeout, future).await {
-        Ok(result) => result,
-        Err(_) => Err(TestkitError::Timeout {
-            action: action.into(),
-            timeout,
-        }),
     }
 }

@@ -139,9 +139,9 @@ impl TestTopic {
             Ok(ready)
         })
         .await
-        .map_err(|err| TestkitError::Other {
+        .map_err(|source| TestkitError::Task {
             action: format!("reading the metadata of topic {}", self.name),
-            reason: err.to_string(),
+            source,
         })?
         .map_err(|err| {
             TestkitError::kafka(format!("reading the metadata of topic {}", self.name), err)

@@ -21,22 +21,33 @@
 //! # Ok(()) }
 //! ```
 
-mod check;
-mod cleanup;
-mod clickhouse_db;
+// The module map, in the order a test uses them.
+// Which services there are, where they listen, whether they answer:
+mod service;
+
 mod endpoints;
-mod error;
+
+mod check;
+
+// Throw-away resources on them, with unique names, cleaned up from `Drop`:
+mod clickhouse_db;
 mod hdfs_dir;
 mod kafka_topic;
+
+mod cleanup;
 mod names;
+
+// The one error type:
+mod error;
 
 pub use check::{require, require_stack, STACK_TESTS_VAR};
 pub use clickhouse_db::TestClickHouseDb;
-pub use endpoints::{Service, StackEndpoints};
+pub use endpoints::StackEndpoints;
 pub use error::TestkitError;
 pub use hdfs_dir::{TestHdfsDir, HDFS_TEST_ROOT};
 pub use kafka_topic::TestTopic;
 pub use names::unique_name;
+pub use service::Service;
 
 /// The client crates the testkit speaks with, re-exported so that tests use the same versions.
 pub use {clickhouse, hdfs_native, rdkafka, reqwest};

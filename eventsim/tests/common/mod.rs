@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
-use eventsim::app::{execute_into, plan, Plan};
+use eventsim::app::execute_into;
 use eventsim::cli::Cli;
+use eventsim::plan::{plan, Plan};
 use eventsim::run::Summary;
 use eventsim::sinks::memory::MemorySink;
 
