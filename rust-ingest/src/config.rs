@@ -9,7 +9,7 @@ use clap::Parser;
 use serde::Deserialize;
 use soundlake_core::event::Topic;
 use soundlake_core::schema_registry::DEFAULT_REGISTRY_URL;
-use soundlake_core::settings::{self, SettingsError};
+use soundlake_core::settings::{self, help_with_default, SettingsError};
 
 use crate::decode::DEFAULT_MAX_VALUE_BYTES;
 use crate::parquet_writer::RollPolicy;
@@ -44,123 +44,62 @@ pub struct Cli {
     pub consumer_config: Vec<String>,
 }
 
-/// Every setting that a flag, an environment variable or the `--config` file may give, each
-/// optional: [`Config::resolve`] merges them field by field (flag or environment over the
-/// file) over the defaults above, which the help text shows.
-#[derive(clap::Args, Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    #[arg(
-        long,
-        value_name = "HOST:PORT",
-        env = "SOUNDLAKE_KAFKA_BROKERS",
-        help = format!("Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…] [default: {DEFAULT_BROKERS}]")
-    )]
-    pub brokers: Option<String>,
-    #[arg(
-        long,
-        env = "SOUNDLAKE_INGEST_GROUP",
-        help = format!("Consumer group [default: {DEFAULT_GROUP}]")
-    )]
-    pub group: Option<String>,
-    /// Topics to land, comma separated [default: the four event topics].
-    #[arg(long, value_delimiter = ',', env = "SOUNDLAKE_INGEST_TOPICS")]
-    pub topics: Option<Vec<String>>,
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "SOUNDLAKE_LAKE_URL",
-        help = format!("Lake root: file:///path or hdfs://host:port/path [default: {DEFAULT_LAKE_URL}]")
-    )]
-    pub lake_url: Option<String>,
-    #[arg(
-        long,
-        value_name = "URL|none",
-        env = "SOUNDLAKE_SCHEMA_REGISTRY_URL",
-        help = format!(
-            "Schema registry base URL, or `none` for the schema files' fixed ids \
-             [default: {DEFAULT_REGISTRY_URL}]"
-        )
-    )]
-    pub schema_registry_url: Option<String>,
-    #[arg(
-        long,
-        env = "SOUNDLAKE_INGEST_WRITER_ID",
-        help = "Writer id = the consumer's group.instance.id (static membership); unique per \
-                running instance [default: ingest-<hostname>]"
-    )]
-    pub writer_id: Option<String>,
-    #[arg(
-        long,
-        value_name = "BYTES",
-        help = format!(
-            "Flush once the buffered data reaches this many bytes [default: {} MiB] (one buffer \
-             fills while two earlier ones are written: count three times this for memory)",
-            DEFAULT_MAX_FILE_BYTES / (1024 * 1024)
-        )
-    )]
-    pub max_file_bytes: Option<u64>,
-    #[arg(
-        long,
-        value_name = "N",
-        help = format!("Close a file (flush) once it holds this many rows [default: {DEFAULT_MAX_ROWS}]")
-    )]
-    pub max_rows: Option<u64>,
-    #[arg(
-        long,
-        value_name = "SECS",
-        help = format!(
-            "Flush at least this often, in seconds, so that an idle topic's data gets written \
-             [default: {DEFAULT_FLUSH_INTERVAL_SECS}]"
-        )
-    )]
-    pub flush_interval: Option<u64>,
-    #[arg(
-        long,
-        value_name = "N",
-        env = "SOUNDLAKE_INGEST_DECODE_THREADS",
-        help = format!(
-            "Threads that decode records (topic i goes to thread i mod N; more threads than \
-             topics are not started) [default: {DEFAULT_DECODE_THREADS}]"
-        )
-    )]
-    pub decode_threads: Option<usize>,
-    #[arg(
-        long,
-        value_name = "BYTES",
-        help = format!("Values larger than this are quarantined [default: {DEFAULT_MAX_VALUE_BYTES}]")
-    )]
-    pub max_value_bytes: Option<usize>,
-    #[arg(
-        long,
-        value_name = "ADDR",
-        env = "SOUNDLAKE_INGEST_METRICS_ADDR",
-        help = format!("Metrics address (Prometheus /metrics) [default: {DEFAULT_METRICS_ADDR}]")
-    )]
-    pub metrics_addr: Option<String>,
-    /// Land everything up to the end offsets seen at start, commit, and exit 0.
-    #[arg(long, num_args = 0, default_missing_value = "true")]
-    pub until_caught_up: Option<bool>,
-}
-
-impl Settings {
-    /// These settings, each one that is unset taken from `under`.
-    fn or(self, under: Self) -> Self {
-        Self {
-            brokers: self.brokers.or(under.brokers),
-            group: self.group.or(under.group),
-            topics: self.topics.or(under.topics),
-            lake_url: self.lake_url.or(under.lake_url),
-            schema_registry_url: self.schema_registry_url.or(under.schema_registry_url),
-            writer_id: self.writer_id.or(under.writer_id),
-            max_file_bytes: self.max_file_bytes.or(under.max_file_bytes),
-            max_rows: self.max_rows.or(under.max_rows),
-            flush_interval: self.flush_interval.or(under.flush_interval),
-            decode_threads: self.decode_threads.or(under.decode_threads),
-            max_value_bytes: self.max_value_bytes.or(under.max_value_bytes),
-            metrics_addr: self.metrics_addr.or(under.metrics_addr),
-            until_caught_up: self.until_caught_up.or(under.until_caught_up),
-        }
+soundlake_core::layered_settings! {
+    /// Every setting that a flag (or its environment variable) and the `--config` file both may
+    /// give, each under the same name (the file's keys are the field names), each optional:
+    /// [`Config::resolve`] takes the command line's over the file's, then the defaults above,
+    /// which the help text shows.
+    #[derive(clap::Args, Deserialize, Debug, Default, Clone)]
+    #[serde(deny_unknown_fields)]
+    pub struct Settings {
+        #[arg(long, value_name = "HOST:PORT", env = "SOUNDLAKE_KAFKA_BROKERS", help = help_with_default(
+            "Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]", DEFAULT_BROKERS))]
+        pub brokers: Option<String>,
+        #[arg(long, env = "SOUNDLAKE_INGEST_GROUP",
+            help = help_with_default("Consumer group", DEFAULT_GROUP))]
+        pub group: Option<String>,
+        #[arg(long, value_delimiter = ',', env = "SOUNDLAKE_INGEST_TOPICS",
+            help = help_with_default("Topics to land, comma separated", "the four event topics"))]
+        pub topics: Option<Vec<String>>,
+        #[arg(long, value_name = "URL", env = "SOUNDLAKE_LAKE_URL", help = help_with_default(
+            "Lake root: file:///path or hdfs://host:port/path", DEFAULT_LAKE_URL))]
+        pub lake_url: Option<String>,
+        #[arg(long, value_name = "URL|none", env = "SOUNDLAKE_SCHEMA_REGISTRY_URL",
+            help = help_with_default(
+                "Schema registry base URL, or `none` for the schema files' fixed ids",
+                DEFAULT_REGISTRY_URL))]
+        pub schema_registry_url: Option<String>,
+        #[arg(long, env = "SOUNDLAKE_INGEST_WRITER_ID", help = help_with_default(
+            "Writer id = the consumer's group.instance.id (static membership); unique per \
+             running instance", "ingest-<hostname>"))]
+        pub writer_id: Option<String>,
+        #[arg(long, value_name = "BYTES", help = help_with_default(
+            "Flush once the buffered data reaches this many bytes (one buffer fills while two \
+             earlier ones are written: count three times this for memory)",
+            format!("{} MiB", DEFAULT_MAX_FILE_BYTES / (1024 * 1024))))]
+        pub max_file_bytes: Option<u64>,
+        #[arg(long, value_name = "N", help = help_with_default(
+            "Close a file (flush) once it holds this many rows", DEFAULT_MAX_ROWS))]
+        pub max_rows: Option<u64>,
+        #[arg(long, value_name = "SECS", help = help_with_default(
+            "Flush at least this often, in seconds, so that an idle topic's data gets written",
+            DEFAULT_FLUSH_INTERVAL_SECS))]
+        pub flush_interval: Option<u64>,
+        #[arg(long, value_name = "N", env = "SOUNDLAKE_INGEST_DECODE_THREADS",
+            help = help_with_default(
+                "Threads that decode records (topic i goes to thread i mod N; more threads than \
+                 topics are not started)",
+                DEFAULT_DECODE_THREADS))]
+        pub decode_threads: Option<usize>,
+        #[arg(long, value_name = "BYTES", help = help_with_default(
+            "Values larger than this are quarantined", DEFAULT_MAX_VALUE_BYTES))]
+        pub max_value_bytes: Option<usize>,
+        #[arg(long, value_name = "ADDR", env = "SOUNDLAKE_INGEST_METRICS_ADDR",
+            help = help_with_default("Metrics address (Prometheus /metrics)", DEFAULT_METRICS_ADDR))]
+        pub metrics_addr: Option<String>,
+        /// Land everything up to the end offsets seen at start, commit, and exit 0.
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        pub until_caught_up: Option<bool>,
     }
 }
 
