@@ -59,9 +59,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
     // The lander's prefetch settings: with librdkafka's defaults this consumer read the
-    // benchmark's topics 1.2x (time order) to 3x (user order) more slowly than with them, and
-    // was no ceiling (docs/benchmarks.md).
-    soundlake_ingest::lander::set_prefetch(&mut config);
+    // benchmark's topics more slowly than with them, and was no ceiling (docs/benchmarks.md).
+    soundlake_ingest::lander::consumer::set_prefetch(&mut config);
     for kv in &cli.settings {
         let (k, v) = kv
             .split_once('=')

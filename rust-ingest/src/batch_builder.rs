@@ -48,6 +48,8 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike};
 
+use crate::layout;
+use crate::offsets::{add_offset, OffsetSpan};
 use crate::schema::{BronzeSchema, ColumnType, UTC};
 
 /// Largest total string/binary payload of one column in one batch (i32 offsets).
@@ -126,65 +128,7 @@ impl PartitionKey {
 
 impl fmt::Display for PartitionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "event_date={}/hour={:02}",
-            self.event_date.format("%Y-%m-%d"),
-            self.hour
-        )
-    }
-}
-
-/// What a batch holds of one Kafka partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OffsetSpan {
-    pub first_offset: i64,
-    pub last_offset: i64,
-    pub rows: u64,
-}
-
-impl OffsetSpan {
-    /// The span of one offset.
-    pub(crate) fn at(offset: i64) -> Self {
-        Self {
-            first_offset: offset,
-            last_offset: offset,
-            rows: 1,
-        }
-    }
-
-    pub(crate) fn add(&mut self, offset: i64) {
-        self.first_offset = self.first_offset.min(offset);
-        self.last_offset = self.last_offset.max(offset);
-        self.rows += 1;
-    }
-
-    /// Takes in the rows of `other` (of the same Kafka partition).
-    pub(crate) fn absorb(&mut self, other: &OffsetSpan) {
-        self.first_offset = self.first_offset.min(other.first_offset);
-        self.last_offset = self.last_offset.max(other.last_offset);
-        self.rows += other.rows;
-    }
-}
-
-/// Counts a row at `offset` of Kafka partition `partition` in `spans`.
-pub(crate) fn add_offset(spans: &mut BTreeMap<i32, OffsetSpan>, partition: i32, offset: i64) {
-    spans
-        .entry(partition)
-        .and_modify(|span| span.add(offset))
-        .or_insert_with(|| OffsetSpan::at(offset));
-}
-
-/// Takes the rows of every partition's span in `other` into `spans`.
-pub(crate) fn absorb_spans(
-    spans: &mut BTreeMap<i32, OffsetSpan>,
-    other: &BTreeMap<i32, OffsetSpan>,
-) {
-    for (partition, span) in other {
-        spans
-            .entry(*partition)
-            .and_modify(|known| known.absorb(span))
-            .or_insert(*span);
+        f.write_str(&layout::partition_dir(self.event_date, self.hour))
     }
 }
 

@@ -2,14 +2,8 @@
 //! hold them. It is what makes landing exactly once; the protocol and why each crash is safe
 //! are in `rust-ingest/DESIGN-exactly-once.md`.
 //!
-//! Layout (below the lake root):
-//!
-//! ```text
-//! bronze/_commits/00000000000000000007.json          entry 7 (create-exclusive, never rewritten)
-//! bronze/_commits/checkpoint-00000000000000000100.json  the state after entry 100
-//! bronze/_staging/<writer>/…                         files being written, not yet committed
-//! bronze/<topic>/event_date=…/hour=…/part-….parquet  committed data, visible to readers
-//! ```
+//! Its folders and file names are in [`crate::layout`]: an entry is written create-exclusive and
+//! never rewritten; a checkpoint holds the log's state after every [`CHECKPOINT_EVERY`] entries.
 //!
 //! Entries are numbered 0, 1, 2, … without gaps; an entry is written under a staging name and
 //! renamed to its number without overwriting, so each number is taken once, by one writer, with
@@ -27,8 +21,12 @@ use serde::{Deserialize, Serialize};
 use soundlake_core::lake::{LakeError, LakeErrorKind, LakeStore};
 use tracing::{info, warn};
 
-use crate::batch_builder::OffsetSpan;
-use crate::parquet_writer::{StagedFile, BRONZE};
+use crate::layout::{
+    self, checkpoint_path, entry_path, parse_checkpoint_name, parse_entry_name, COMMITS,
+    COMPACTIONS,
+};
+use crate::offsets::OffsetSpan;
+use crate::parquet_writer::StagedFile;
 
 /// Format version written into entries and checkpoints.
 pub const FORMAT: u32 = 1;
@@ -38,14 +36,6 @@ pub const CHECKPOINT_EVERY: u64 = 100;
 /// Renames of one commit sent to the lake at the same time (each is a NameNode round trip, and
 /// a backfill's flush publishes hundreds of files).
 const PUBLISH_CONCURRENCY: usize = 16;
-
-const COMMITS: &str = "bronze/_commits";
-const STAGING: &str = "bronze/_staging";
-const ORPHANS: &str = "bronze/_orphans";
-/// Records of the bronze compaction job (spark-jobs/soundlake_jobs/compact_bronze.py): each
-/// names the files it wrote in place of the lander's small ones.
-const COMPACTIONS: &str = "bronze/_compactions";
-const CHECKPOINT_PREFIX: &str = "checkpoint-";
 
 /// A half-open range `[from, to)` of a Kafka partition's offsets that a commit covers: every
 /// record in it is in the commit's files or in quarantine (offsets may have gaps).
@@ -320,7 +310,7 @@ impl CommitLog {
 
     /// This writer's staging folder: data files are written below it, then committed.
     pub fn staging_dir(&self) -> String {
-        format!("{STAGING}/{}", self.writer)
+        layout::staging_dir(&self.writer)
     }
 
     /// A fresh staging path for a file named `name`.
@@ -418,13 +408,13 @@ impl CommitLog {
         }
         referenced.extend(self.compacted_files().await?);
         let mut unreferenced = Vec::new();
-        let dir = format!("{BRONZE}/{topic}");
+        let dir = layout::topic_dir(topic);
         for item in self.store.list_or_empty(&dir, true).await? {
             if item.is_dir || referenced.contains(&item.path) {
                 continue;
             }
             if move_to_orphans {
-                let target = format!("{ORPHANS}/{}", item.path.trim_start_matches("bronze/"));
+                let target = layout::orphan_path(&item.path);
                 warn!(path = %item.path, %target, "moving an unreferenced file out of bronze");
                 self.store.rename_no_replace(&item.path, &target).await?;
             }
@@ -500,7 +490,7 @@ impl CommitLog {
     async fn write_checkpoint(&self) {
         let checkpoint = self.state.checkpoint();
         let path = checkpoint_path(checkpoint.next_seq);
-        let temp = self.staging_path(&format!("checkpoint-{}.json", checkpoint.next_seq));
+        let temp = self.staging_path(&layout::staged_checkpoint_name(checkpoint.next_seq));
         let json = match serde_json::to_vec(&checkpoint) {
             Ok(json) => json,
             Err(err) => return warn!(%err, "could not encode a commit log checkpoint"),
@@ -601,26 +591,6 @@ impl CommitLog {
             reason: err.to_string(),
         })
     }
-}
-
-/// The lake path of entry `seq`.
-pub fn entry_path(seq: u64) -> String {
-    format!("{COMMITS}/{seq:020}.json")
-}
-
-fn checkpoint_path(next_seq: u64) -> String {
-    format!("{COMMITS}/{CHECKPOINT_PREFIX}{next_seq:020}.json")
-}
-
-fn parse_entry_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".json")?;
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
-}
-
-fn parse_checkpoint_name(name: &str) -> Option<u64> {
-    parse_entry_name(name.strip_prefix(CHECKPOINT_PREFIX)?)
 }
 
 fn spans_of(spans: &BTreeMap<i32, OffsetSpan>) -> Vec<FileSpan> {

@@ -5,7 +5,7 @@
 //! [`DecodeWorkers::drain`] returns exactly the records pushed before it, and a
 //! [`DecodeWorkers::drop_all`] discards exactly those.
 //!
-//! Why: decoding Avro into Arrow columns was ≈ 60 % of the poll thread's time, and that one
+//! Why: decoding Avro into Arrow columns was most of the poll thread's time, and that one
 //! thread set the lander's pace while the other core waited (docs/benchmarks.md).
 
 use std::collections::BTreeMap;
@@ -18,9 +18,10 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tracing::debug;
 
-use crate::batch_builder::{FinishedBatch, KafkaMeta, OffsetSpan, PartitionedBatches};
+use crate::batch_builder::{FinishedBatch, KafkaMeta, PartitionedBatches};
 use crate::decode::TopicDecoder;
 use crate::hold_back::{self, MetaColumns, Tails};
+use crate::offsets::OffsetSpan;
 use crate::quarantine::{QuarantineBuffer, QuarantinedRecord};
 
 /// Records per chunk sent to a worker.

@@ -15,15 +15,13 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use soundlake_core::lake::LakeStore;
+use soundlake_core::retry::RetryPolicy;
 use tokio::sync::{oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
-use tracing::warn;
 
-use crate::batch_builder::OffsetSpan;
 use crate::commit_log::{CommitError, CommitLog, CommittedFile, OffsetRange, PendingCommit};
-use crate::parquet_writer::{
-    bronze_path, data_file_name, BronzeFileWriter, ParquetOptions, WriteError,
-};
-use crate::quarantine::quarantine_path;
+use crate::layout::{bronze_path, data_file_name, quarantine_path};
+use crate::offsets::OffsetSpan;
+use crate::parquet_writer::{BronzeFileWriter, ParquetOptions, WriteError};
 
 /// Flushes written at the same time (each holds its buffers: memory grows with it).
 pub const MAX_IN_FLIGHT: usize = 2;
@@ -33,7 +31,9 @@ pub const MAX_IN_FLIGHT: usize = 2;
 /// patched hdfs-native: vendor/README.md), so files are written many at a time; each also
 /// reserves a block's worth of the DataNode's free space while it is open.
 pub const WRITE_CONCURRENCY: usize = 32;
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How a flush waits out a lake that is away: without limit (nothing is committed before every
+/// file is written, and the commit log makes a retry safe).
+pub const LAKE_AWAY: RetryPolicy = RetryPolicy::new(Duration::from_millis(500));
 
 /// One file of a flush: a batch of one bronze partition of a topic, or a topic's quarantine.
 pub struct FlushItem {
@@ -43,8 +43,16 @@ pub struct FlushItem {
     pub schema: SchemaRef,
     pub batch: RecordBatch,
     pub spans: BTreeMap<i32, OffsetSpan>,
-    /// The bronze partition folder (`event_date=…/hour=…`); none for quarantine.
-    pub dir: Option<String>,
+    pub destination: Destination,
+}
+
+/// Where a flush's file goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The topic's bronze table, in this partition folder (`event_date=…/hour=…`).
+    Bronze { partition_dir: String },
+    /// The topic's quarantine.
+    Quarantine,
 }
 
 /// Names the files of this lander: unique per writer, start and number, and fresh at every
@@ -135,18 +143,14 @@ impl FlushJob {
         log: &Mutex<CommitLog>,
     ) -> Result<Flushed, FlushError> {
         let started = Instant::now();
-        let mut backoff = Duration::from_millis(500);
-        let files = loop {
-            match write_files(store, log, &items, namer).await {
-                Ok(files) => break files,
-                Err(WriteError::Lake(err)) if err.kind().is_transient() => {
-                    warn!(%err, ?backoff, "the lake is away; retrying the flush (nothing committed)");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(err) => return Err(FlushError::Write(err)),
-            }
-        };
+        let files = LAKE_AWAY
+            .retry(
+                "writing a flush's files (the lake is away; nothing committed)",
+                |err| matches!(err, WriteError::Lake(err) if err.kind().is_transient()),
+                || write_files(store, log, &items, namer),
+            )
+            .await
+            .map_err(FlushError::Write)?;
         let write_time = started.elapsed();
         if let Some(turn) = turn {
             // A previous flush that vanished (its task panicked) counts as failed.
@@ -219,9 +223,11 @@ async fn write_files(
         .into_iter()
         .map(|(index, file)| {
             let (item, name) = (&items[index], &names[index]);
-            let path = match &item.dir {
-                Some(dir) => bronze_path(&item.topic, dir, name),
-                None => quarantine_path(&item.topic, name),
+            let path = match &item.destination {
+                Destination::Bronze { partition_dir } => {
+                    bronze_path(&item.topic, partition_dir, name)
+                }
+                Destination::Quarantine => quarantine_path(&item.topic, name),
             };
             CommittedFile::new(&item.topic, &file, path)
         })

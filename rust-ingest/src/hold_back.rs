@@ -3,7 +3,7 @@
 //! Records reach Kafka roughly in event-time order, so when the buffers fill up, the newest
 //! bronze partition (`event_date`, `hour`) of a busy topic is still being read. Writing it then
 //! splits that hour over two files: with a flush every few seconds of event time, a backfill
-//! made ≈ 1.6 files per (topic, hour) where one would do, and on HDFS every file costs RPCs and
+//! made far more files per (topic, hour) than one, and on HDFS every file costs RPCs and
 //! DataNode work (docs/benchmarks.md). A flush therefore keeps the rows of the newest hour back
 //! and writes them with the next flush.
 //!
@@ -25,7 +25,8 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use crate::batch_builder::{absorb_spans, add_offset, FinishedBatch, OffsetSpan, PartitionKey};
+use crate::batch_builder::{FinishedBatch, PartitionKey};
+use crate::offsets::{absorb_spans, add_offset, OffsetSpan};
 
 /// Per Kafka partition, where the suffixes of its records from each hour on start.
 #[derive(Debug, Default)]

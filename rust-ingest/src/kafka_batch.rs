@@ -3,8 +3,8 @@
 //! `rdkafka`'s `poll` hands out one message per call, and each call reads the clock, takes the
 //! queue's lock, wraps the message in an event and allocates a reference count for it. Taking up
 //! to a few hundred messages per call costs a fraction of that: the bare consumer of
-//! `scripts/bench-ingest` read the benchmark's 3.66 M records with 1.5–1.8 s of CPU this way
-//! against 2.6–3.1 s with `poll` (docs/benchmarks.md). This module is the only place where the
+//! `scripts/bench-ingest` reads the benchmark's records with much less CPU this way than with
+//! `poll` (docs/benchmarks.md). This module is the only place where the
 //! lander calls librdkafka directly.
 
 use std::ffi::{CStr, CString};

@@ -17,7 +17,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use soundlake_core::lake::{LakeError, LakeFileWriter, LakeStore};
 
-use crate::batch_builder::{absorb_spans, OffsetSpan};
+use crate::offsets::{absorb_spans, OffsetSpan};
 use crate::schema::{EVENT_TIME_FIELD, KAFKA_OFFSET};
 
 /// How Parquet files are encoded.
@@ -50,12 +50,17 @@ pub struct RollPolicy {
     pub max_rows: u64,
 }
 
+impl RollPolicy {
+    /// The defaults of `--max-file-bytes` and `--max-rows`.
+    pub const DEFAULT: Self = Self {
+        max_file_bytes: 40 * 1024 * 1024,
+        max_rows: 5_000_000,
+    };
+}
+
 impl Default for RollPolicy {
     fn default() -> Self {
-        Self {
-            max_file_bytes: 40 * 1024 * 1024,
-            max_rows: 5_000_000,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -183,10 +188,10 @@ impl BronzeFileWriter {
 /// only costs hashing every value, and DELTA_BINARY_PACKED stores the small differences.
 const DELTA_COLUMNS: [&str; 2] = [EVENT_TIME_FIELD, KAFKA_OFFSET];
 
-/// How bronze Parquet is encoded: zstd; delta encoding for [`DELTA_COLUMNS`]; dictionaries for
+/// How bronze Parquet is encoded: zstd; delta encoding for `DELTA_COLUMNS`; dictionaries for
 /// the rest; min/max statistics for every column but strings and bytes. Bronze is read by
 /// partition folder, then by `_ingested_at` and offsets, never filtered on a string's
-/// min/max, and comparing every string value to the page's bounds took ≈ 20 % of the
+/// min/max, and comparing every string value to the page's bounds took a good part of the
 /// encoding time (docs/benchmarks.md).
 pub fn writer_properties(
     schema: &SchemaRef,
@@ -209,17 +214,3 @@ pub fn writer_properties(
     }
     builder.build()
 }
-
-/// The lake path of a bronze data file: `bronze/<topic>/<partition dir>/<name>`.
-pub fn bronze_path(topic: &str, partition_dir: &str, name: &str) -> String {
-    format!("{BRONZE}/{topic}/{partition_dir}/{name}")
-}
-
-/// A data file name unique to a writer: `part-<writer>-<start ms>-<n>.zstd.parquet`
-/// (`start_ms` distinguishes the writer's runs, `n` its files within a run).
-pub fn data_file_name(writer_id: &str, start_ms: i64, n: u64) -> String {
-    format!("part-{writer_id}-{start_ms}-{n:06}.zstd.parquet")
-}
-
-/// The bronze layer's folder below the lake root.
-pub const BRONZE: &str = "bronze";

@@ -51,8 +51,8 @@ pub const BURST: usize = 512;
 pub const WAIT: Duration = Duration::from_millis(20);
 /// How long a partition found dry holds nobody back the first time; each time it is found dry
 /// again before it yields a message, twice as long, up to [`MAX_DRY`]. Short at first: while
-/// the others run free they drift apart in event time (at full speed, 10 ms is ≈ 6 000 records:
-/// most of an hour of the benchmark's listens). Long later: a partition that ended behind the
+/// the others run free they drift apart in event time (at full speed, a few milliseconds hold
+/// thousands of records: docs/benchmarks.md). Long later: a partition that ended behind the
 /// others (its topic's last records are older) costs a few waits, not one every 10 ms.
 pub const DRY: Duration = Duration::from_millis(10);
 /// The longest a partition stays dry.

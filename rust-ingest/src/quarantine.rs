@@ -14,12 +14,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use crate::batch_builder::{add_offset, OffsetSpan};
-use crate::parquet_writer::BRONZE;
+use crate::offsets::{add_offset, OffsetSpan};
 use crate::schema::UTC;
-
-/// The quarantine's folder below the lake root.
-pub const QUARANTINE: &str = "bronze/_quarantine";
 
 /// One record that could not be landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +45,6 @@ pub fn quarantine_schema() -> SchemaRef {
         Field::new("detail", DataType::Utf8, false),
         Field::new("_ingested_at", ts(TimeUnit::Microsecond), false),
     ]))
-}
-
-/// The lake path of a quarantine file of `topic`.
-pub fn quarantine_path(topic: &str, name: &str) -> String {
-    debug_assert!(QUARANTINE.starts_with(BRONZE));
-    format!("{QUARANTINE}/{topic}/{name}")
 }
 
 /// The bad records of one Kafka topic, buffered until the next flush.
@@ -125,6 +115,7 @@ impl QuarantineBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::quarantine_path;
 
     #[test]
     fn builds_a_batch_with_spans() {

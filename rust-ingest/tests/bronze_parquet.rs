@@ -15,9 +15,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding, Type};
 use soundlake_core::lake::{LakeStore, LakeUrl};
 use soundlake_ingest::commit_log::{CommitLog, CommittedFile, OffsetRange, PendingCommit};
-use soundlake_ingest::parquet_writer::{
-    bronze_path, data_file_name, BronzeFileWriter, ParquetOptions, RollPolicy,
-};
+use soundlake_ingest::layout::{bronze_path, data_file_name};
+use soundlake_ingest::parquet_writer::{BronzeFileWriter, ParquetOptions, RollPolicy};
 use soundlake_testkit::{require, Service, TestHdfsDir};
 
 const TOPIC: &str = "listen_events";

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use common::LocalLake;
 use soundlake_core::lake::{LakeStore, LakeUrl};
-use soundlake_ingest::batch_builder::OffsetSpan;
 use soundlake_ingest::commit_log::{
-    entry_path, CommitError, CommitLog, CommittedFile, OffsetRange, PendingCommit, CHECKPOINT_EVERY,
+    CommitError, CommitLog, CommittedFile, OffsetRange, PendingCommit, CHECKPOINT_EVERY,
 };
+use soundlake_ingest::layout::entry_path;
+use soundlake_ingest::offsets::OffsetSpan;
 use soundlake_ingest::parquet_writer::StagedFile;
 use soundlake_testkit::{require, Service, TestHdfsDir};
 

@@ -40,7 +40,7 @@ fn eventsim_records() -> Vec<(Topic, Vec<u8>)> {
         "never",
     ];
     let cli = eventsim::cli::Cli::try_parse_from(argv).expect("eventsim command line");
-    let plan = eventsim::app::plan(&cli, 1_700_000_000_000).expect("plan");
+    let plan = eventsim::plan::plan(&cli, 1_700_000_000_000).expect("plan");
     let mut sink = MemorySink::new();
     let schema_ids = Topic::ALL.map(DecodeCheck::schema_id);
     execute_encoded(

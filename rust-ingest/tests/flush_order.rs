@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::LocalLake;
 use soundlake_ingest::commit_log::{CommitError, CommitLog, OffsetRange};
-use soundlake_ingest::flush::{FileNamer, FlushError, FlushItem, FlushJob, Flushed};
+use soundlake_ingest::flush::{Destination, FileNamer, FlushError, FlushItem, FlushJob, Flushed};
 use soundlake_ingest::quarantine::{quarantine_schema, QuarantineBuffer, QuarantinedRecord};
 use tokio::sync::{oneshot, Mutex, Semaphore};
 use tokio::task::JoinHandle;
@@ -73,7 +73,7 @@ impl Fixture {
             schema: quarantine_schema(),
             batch: buffer.to_batch(TOPIC).expect("a quarantine batch"),
             spans: buffer.spans(),
-            dir: None,
+            destination: Destination::Quarantine,
         };
         let (done, next_turn) = oneshot::channel();
         let job = FlushJob {

@@ -39,7 +39,7 @@ fn free_ports(n: usize) -> Vec<u16> {
 }
 
 impl PrivateHdfs {
-    /// Formats and starts a NameNode and a DataNode (≈ 30–60 s on a busy machine).
+    /// Formats and starts a NameNode and a DataNode (slow: tens of seconds on a busy machine).
     pub fn start(label: &str) -> PrivateHdfs {
         let dir = std::env::temp_dir().join(format!("{label}-private-hdfs"));
         let _ = std::fs::remove_dir_all(&dir);

@@ -101,7 +101,7 @@ impl Run {
             "3",
         ];
         let cli = eventsim::cli::Cli::try_parse_from(argv).expect("eventsim command line");
-        let plan = eventsim::app::plan(&cli, 1_700_000_000_000).expect("plan");
+        let plan = eventsim::plan::plan(&cli, 1_700_000_000_000).expect("plan");
         eventsim::app::execute(&plan, &AtomicBool::new(false)).expect("eventsim run")
     }
 
