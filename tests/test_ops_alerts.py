@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from soundlake_stack import config
-from soundlake_stack.services.monitoring import (
+from soundlake.stack import config
+from soundlake.stack.services.monitoring import (
     AMTOOL,
     PROMTOOL,
     Alertmanager,

@@ -28,7 +28,7 @@ import yaml
 from conftest import Endpoints, ServiceError, http_request, unique_name
 from ops_support import EVENTSIM_CONFIG, Started, answers, free_port, rust_binaries
 
-from soundlake_stack.services.monitoring import PROMTOOL
+from soundlake.stack.services.monitoring import PROMTOOL
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA = ROOT / "docker" / "grafana"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from soundlake_stack import config
-from soundlake_stack.service import Service
-from soundlake_stack.services import jmx_exporter
-from soundlake_stack.services.hdfs import HdfsDataNode, HdfsNameNode
-from soundlake_stack.services.kafka import Kafka
+from soundlake.stack import config
+from soundlake.stack.service import Service
+from soundlake.stack.services import jmx_exporter
+from soundlake.stack.services.hdfs import HdfsDataNode, HdfsNameNode
+from soundlake.stack.services.kafka import Kafka
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [

@@ -1,4 +1,4 @@
-"""Compaction of bronze (spark-jobs/soundlake_jobs/compact_bronze.py) on the real HDFS with real
+"""Compaction of bronze (python/soundlake/jobs/compact_bronze.py) on the real HDFS with real
 Spark: every row kept exactly once, the lander's unfinished files left alone, and a run stopped
 at each step of the protocol finished or undone by the next run.
 
@@ -26,7 +26,7 @@ from conftest import HdfsDir
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from soundlake_jobs.compact_bronze import (
+from soundlake.jobs.compact_bronze import (
     OUTPUT_PREFIX,
     RECORDS,
     STAGING,
@@ -35,8 +35,8 @@ from soundlake_jobs.compact_bronze import (
     HourPartition,
     Options,
 )
-from soundlake_jobs.hadoop_fs import HadoopFs
-from soundlake_jobs.lander_log import CommitLogError, read_lander_log
+from soundlake.jobs.hadoop_fs import HadoopFs
+from soundlake.jobs.lander_log import CommitLogError, read_lander_log
 
 REPO = Path(__file__).resolve().parents[1]
 TOPIC = "listen_events"
@@ -243,7 +243,7 @@ def test_spark_submit_runs_the_job(bronze: Bronze) -> None:
             "768m",
             "--conf",
             "spark.ui.enabled=false",
-            str(REPO / "spark-jobs" / "compact_bronze.py"),
+            str(REPO / "python" / "soundlake" / "jobs" / "compact_bronze.py"),
             "--topics",
             TOPIC,
             "--to-date",
@@ -265,8 +265,8 @@ def test_spark_submit_runs_the_job(bronze: Bronze) -> None:
 
 def test_help_describes_the_options() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "soundlake_jobs.compact_bronze", "--help"],
-        cwd=REPO / "spark-jobs",
+        [sys.executable, "-m", "soundlake.jobs.compact_bronze", "--help"],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from soundlake_stack import config, process
-from soundlake_stack.__main__ import cmd_reset, cmd_up
-from soundlake_stack.service import Service, StackError
+from soundlake.stack import config, process
+from soundlake.stack.cli import cmd_reset, cmd_up
+from soundlake.stack.service import Service, StackError
 
 
 @pytest.fixture
