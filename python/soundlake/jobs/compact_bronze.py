@@ -47,15 +47,12 @@ from typing import TYPE_CHECKING, Any
 from soundlake.jobs.common import build_session, default_lake_url, log, setup_logging
 from soundlake.jobs.hadoop_fs import AlreadyExistsError, FileInfo, HadoopFs, NotFoundError
 from soundlake.jobs.lander_log import read_lander_log
+from soundlake.lake_layout import BRONZE, COMPACTION_STAGING, COMPACTIONS, TOPICS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-TOPICS = ("listen_events", "page_view_events", "auth_events", "status_change_events")
-BRONZE = "bronze"
-STAGING = "bronze/_compaction"
-RECORDS = "bronze/_compactions"
-LOCK = f"{STAGING}/lock.json"
+LOCK = f"{COMPACTION_STAGING}/lock.json"
 OUTPUT_PREFIX = "part-compacted-"
 FORMAT = 1
 PARTITION_COLUMN = "_kafka_partition"
@@ -192,7 +189,7 @@ class Compactor:
 
     def acquire_lock(self) -> None:
         body = json.dumps({"owner": self.owner, "started_ms": _now_ms()}).encode()
-        temp = self.url(f"{STAGING}/.lock-{uuid.uuid4().hex}")
+        temp = self.url(f"{COMPACTION_STAGING}/.lock-{uuid.uuid4().hex}")
         try:
             self.fs.create_exclusive(self.url(LOCK), body, temp)
             return
@@ -210,7 +207,7 @@ class Compactor:
         log.warning("taking over the stale compaction lock of %s", holder)
         # moved aside by an atomic rename, not deleted: of two runs taking over at once, only
         # one moves it; the other then fails to create the lock (AlreadyExists) or to move it
-        stale = self.url(f"{STAGING}/.stale-lock-{uuid.uuid4().hex}")
+        stale = self.url(f"{COMPACTION_STAGING}/.stale-lock-{uuid.uuid4().hex}")
         try:
             self.fs.rename_no_replace(self.url(LOCK), stale)
             self.fs.create_exclusive(self.url(LOCK), body, temp)
@@ -248,14 +245,14 @@ class Compactor:
         Returns (rolled forward, rolled back)."""
         forward = back = 0
         records = {
-            m.group(1) for f in self.fs.list(self.url(RECORDS)) if (m := _RECORD.match(f.name))
+            m.group(1) for f in self.fs.list(self.url(COMPACTIONS)) if (m := _RECORD.match(f.name))
         }
         for record_id in sorted(records):
-            if not self.fs.exists(self.url(f"{RECORDS}/{record_id}.done")):
+            if not self.fs.exists(self.url(f"{COMPACTIONS}/{record_id}.done")):
                 log.info("finishing compaction %s (committed by a run that stopped)", record_id)
                 self.publish(self.read_record(record_id))
                 forward += 1
-        for entry in self.fs.list(self.url(STAGING)):
+        for entry in self.fs.list(self.url(COMPACTION_STAGING)):
             if not entry.is_dir and entry.name.startswith((".lock-", ".stale-lock-")):
                 self.fs.delete(entry.url)  # left by a run stopped while taking the lock
             elif entry.is_dir and entry.name.startswith("c"):
@@ -322,7 +319,7 @@ class Compactor:
 
     def stage(self, plan: Plan) -> list[OutputFile]:
         """Write the outputs to ``bronze/_compaction/<id>/`` and check them against the inputs."""
-        staging = f"{STAGING}/{plan.id}"
+        staging = f"{COMPACTION_STAGING}/{plan.id}"
         # mergeSchema: files written before and after a schema change keep all their columns
         inputs = self.spark.read.option("mergeSchema", "true").parquet(
             *(f.url for f in plan.inputs)
@@ -382,12 +379,12 @@ class Compactor:
             writer=self.owner,
         )
         body = json.dumps(asdict(record), indent=2).encode()
-        temp = self.url(f"{STAGING}/{plan.id}/record.json")
-        self.fs.create_exclusive(self.url(f"{RECORDS}/{plan.id}.json"), body, temp)
+        temp = self.url(f"{COMPACTION_STAGING}/{plan.id}/record.json")
+        self.fs.create_exclusive(self.url(f"{COMPACTIONS}/{plan.id}.json"), body, temp)
         return record
 
     def read_record(self, record_id: str) -> Record:
-        raw = json.loads(self.fs.read_bytes(self.url(f"{RECORDS}/{record_id}.json")))
+        raw = json.loads(self.fs.read_bytes(self.url(f"{COMPACTIONS}/{record_id}.json")))
         return Record.parse(raw)
 
     # -- 6. publish ---------------------------------------------------------------------------
@@ -402,7 +399,7 @@ class Compactor:
                 if not self.fs.exists(path):
                     raise CompactionError(
                         f"compaction {record.id}: output {path} is missing under both names "
-                        f"(staged {staged}); its inputs are kept. Inspect {self.url(RECORDS)}/"
+                        f"(staged {staged}); its inputs are kept. Inspect {self.url(COMPACTIONS)}/"
                         f"{record.id}.json before running again"
                     ) from None
             except AlreadyExistsError:
@@ -410,8 +407,8 @@ class Compactor:
         for source in record.inputs:
             self.fs.delete(self.url(source["path"]))
         with contextlib.suppress(AlreadyExistsError):
-            self.fs.write_new(self.url(f"{RECORDS}/{record.id}.done"), b"")
-        self.fs.delete(self.url(f"{STAGING}/{record.id}"), recursive=True)
+            self.fs.write_new(self.url(f"{COMPACTIONS}/{record.id}.done"), b"")
+        self.fs.delete(self.url(f"{COMPACTION_STAGING}/{record.id}"), recursive=True)
 
     # -- everything ---------------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soundlake.jobs.hadoop_fs import HadoopFs, LakeFsError
+from soundlake.lake_layout import CHECKPOINT_PREFIX, COMMITS
 
-COMMITS = "bronze/_commits"
 _ENTRY = re.compile(r"^(\d{20})\.json$")
-_CHECKPOINT = re.compile(r"^checkpoint-(\d{20})\.json$")
+_CHECKPOINT = re.compile(rf"^{re.escape(CHECKPOINT_PREFIX)}(\d{{20}})\.json$")
 
 
 class CommitLogError(Exception):
@@ -51,7 +51,7 @@ def read_lander_log(fs: HadoopFs, lake_url: str) -> LanderLog:
             checkpoints.append(int(m.group(1)))
     log = LanderLog()
     if checkpoints:
-        checkpoint = _read_json(fs, f"{commits_url}/checkpoint-{max(checkpoints):020}.json")
+        checkpoint = _read_json(fs, f"{commits_url}/{CHECKPOINT_PREFIX}{max(checkpoints):020}.json")
         log.next_seq = int(checkpoint["next_seq"])
         log.last_by_writer = {str(k): int(v) for k, v in checkpoint["last_by_writer"].items()}
     present = set(entries_seen)
