@@ -2,7 +2,7 @@
 
 On a fresh instance it creates the admin user (Metabase's setup); then, on every run, it creates
 or updates the ClickHouse connection, a collection, the questions and the dashboards described in
-docker/metabase/dashboards.json — matched by name, so running it again changes nothing but what
+ops/metabase/dashboards.json — matched by name, so running it again changes nothing but what
 the spec changed. Standard library only (urllib).
 
     soundlake metabase-provision --url http://localhost:3000 \\
@@ -250,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="soundlake metabase-provision",
         description="Create or update Metabase's admin, ClickHouse connection, questions and "
-        "dashboards (docker/metabase/dashboards.json) through its REST API; idempotent.",
+        "dashboards (ops/metabase/dashboards.json) through its REST API; idempotent.",
     )
     p.add_argument("--url", default=os.environ.get("SOUNDLAKE_METABASE_URL", "http://localhost:3000"),
                    help="Metabase [env SOUNDLAKE_METABASE_URL; default %(default)s]")  # fmt: skip

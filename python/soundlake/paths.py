@@ -13,6 +13,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: the configs of the stack's services (Prometheus, alerts, Alertmanager, Grafana, JMX rules,
 #: ClickHouse, Metabase), shared by the local stack and the container deployment
-SERVICE_CONF = REPO_ROOT / "docker"
+SERVICE_CONF = REPO_ROOT / "ops"
 #: the local stack's own files: stack.toml, the Maven poms of its jars, config templates
 STACK_FILES = REPO_ROOT / "stack"

@@ -1,9 +1,9 @@
 """The Prometheus JMX exporter java agent on the stack's JVM services (Kafka, HDFS).
 
 `io.prometheus.jmx:jmx_prometheus_javaagent` from Maven Central serves a JVM's MBeans, renamed by
-the rules in docker/jmx/*.yml, on its own port (stack.toml: `kafka_jmx_metrics`,
+the rules in ops/jmx/*.yml, on its own port (stack.toml: `kafka_jmx_metrics`,
 `hdfs_namenode_jmx_metrics`, `hdfs_datanode_jmx_metrics`). A service that runs with the agent
-drops a file_sd target for the local Prometheus (docker/prometheus.local.yml), so that a service
+drops a file_sd target for the local Prometheus (ops/prometheus/prometheus.local.yml), so that a service
 the stack never started is not a target that is down.
 """
 
@@ -37,7 +37,7 @@ def install(cfg: StackConfig) -> Path:
 
 
 def agent_opts(cfg: StackConfig, port_name: str, rules: str) -> list[str]:
-    """The JVM option that attaches the agent on `port_name` with docker/jmx/`rules`."""
+    """The JVM option that attaches the agent on `port_name` with ops/jmx/`rules`."""
     config = RULES_DIR / rules
     if not config.is_file():
         raise StackError(f"the JMX exporter rules {config} are missing")

@@ -27,10 +27,10 @@ PROMTOOL = Path("/usr/bin/promtool")
 ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
 AMTOOL = Path("/usr/bin/amtool")
 
-PROMETHEUS_TEMPLATE = SERVICE_CONF / "prometheus.local.yml"
-ALERTS_DIR = SERVICE_CONF / "alerts"
-ALERTMANAGER_TEMPLATE = SERVICE_CONF / "alertmanager.yml.tmpl"
-TELEGRAM_TEMPLATE = SERVICE_CONF / "telegram.tmpl"
+PROMETHEUS_TEMPLATE = SERVICE_CONF / "prometheus" / "prometheus.local.yml"
+ALERTS_DIR = SERVICE_CONF / "prometheus" / "alerts"
+ALERTMANAGER_TEMPLATE = SERVICE_CONF / "alertmanager" / "alertmanager.yml.tmpl"
+TELEGRAM_TEMPLATE = SERVICE_CONF / "alertmanager" / "telegram.tmpl"
 
 _TELEGRAM_BLOCK = re.compile(r"^[ \t]*# telegram:begin\n.*?^[ \t]*# telegram:end\n", re.S | re.M)
 
