@@ -1,4 +1,4 @@
-"""`python -m soundlake.report` (what `scripts/soundlake report` runs)."""
+"""`python -m soundlake.report` (the same as `soundlake report`)."""
 
 from __future__ import annotations
 
