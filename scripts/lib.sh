@@ -18,3 +18,15 @@ die() {
     printf 'error: %s\n' "$*" >&2
     exit 1
 }
+
+# Run the venv's `soundlake` command (the installed python/soundlake package) with the given
+# arguments, in place of this shell. On a fresh machine scripts/setup-python makes the venv first.
+exec_soundlake() {
+    if [[ ! -x "$SOUNDLAKE_VENV/bin/soundlake" ]]; then
+        printf 'the Python environment %s has no `soundlake` command yet: running scripts/setup-python\n' \
+            "$SOUNDLAKE_VENV" >&2
+        "$SOUNDLAKE_ROOT/scripts/setup-python" >&2 \
+            || die "scripts/setup-python could not make the Python environment (see above)"
+    fi
+    exec "$SOUNDLAKE_VENV/bin/soundlake" "$@"
+}

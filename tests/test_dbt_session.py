@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from soundlake_udfs.dbt_session import SessionSettings, dbt_args
+from soundlake.spark.dbt import dbt_args
+from soundlake.spark.session import SessionSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """Alert rules, Prometheus and Alertmanager configs, and the Telegram template, checked with the
 tools of the Prometheus and Alertmanager releases the local stack runs (promtool, amtool).
 
-Every alert needs a unit test in docker/alerts/tests/ that sees it fire and one that sees it stay
+Every alert needs a unit test in ops/prometheus/alerts/tests/ that sees it fire and one that sees it stay
 silent (`promtool test rules`).
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from soundlake_stack import config
-from soundlake_stack.services.monitoring import (
+from soundlake.stack import config
+from soundlake.stack.services.monitoring import (
     AMTOOL,
     PROMTOOL,
     Alertmanager,
@@ -27,10 +27,11 @@ from soundlake_stack.services.monitoring import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
-ALERTS = DOCKER / "alerts"
+OPS = ROOT / "ops"
+ALERTS = OPS / "prometheus" / "alerts"
 RULE_FILES = sorted(ALERTS.glob("*.rules.yml"))
 TEST_FILES = sorted((ALERTS / "tests").glob("*.test.yml"))
-TELEGRAM_TEMPLATE = DOCKER / "telegram.tmpl"
+TELEGRAM_TEMPLATE = OPS / "alertmanager" / "telegram.tmpl"
 # the shape of a Telegram bot token: <bot id>:<35 characters>
 BOT_TOKEN = re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b")
 
@@ -94,7 +95,7 @@ def test_promtool_unit_tests_pass() -> None:
 
 
 def test_deployment_prometheus_config_is_valid() -> None:
-    output = run_tool([PROMTOOL, "check", "config", DOCKER / "prometheus.yml"])
+    output = run_tool([PROMTOOL, "check", "config", OPS / "prometheus" / "prometheus.yml"])
     assert f"SUCCESS: {len(RULE_FILES)} rule files found" in output
 
 
@@ -105,7 +106,7 @@ def stack_config(tmp_path: Path) -> config.StackConfig:
 
 def test_local_prometheus_config_renders_and_is_valid(tmp_path: Path) -> None:
     prometheus = Prometheus(stack_config(tmp_path))
-    prometheus.prepare()  # renders docker/prometheus.local.yml and runs promtool check config
+    prometheus.prepare()  # renders ops/prometheus/prometheus.local.yml and runs promtool check config
     rendered = yaml.safe_load(prometheus.config_file.read_text())
     jobs = {job["job_name"] for job in rendered["scrape_configs"]}
     assert {"prometheus", "alertmanager", "clickhouse", "schema-registry", "soundlake"} <= jobs
@@ -152,7 +153,7 @@ def test_alertmanager_with_telegram_from_env_routes_by_severity(
 
 def test_no_bot_token_in_the_repository() -> None:
     tracked = subprocess.run(
-        ["git", "ls-files", "docker", "stack", "docs"],
+        ["git", "ls-files", "docker", "ops", "stack", "python", "docs"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -238,7 +239,7 @@ def render_deployment_config(tmp_path: Path, token: str | None, chat: str | None
     env = {
         "PATH": "/usr/bin:/bin",
         "RENDER_ONLY": "1",
-        "ALERTMANAGER_TEMPLATE": str(DOCKER / "alertmanager.yml.tmpl"),
+        "ALERTMANAGER_TEMPLATE": str(OPS / "alertmanager" / "alertmanager.yml.tmpl"),
         "ALERTMANAGER_CONFIG": str(out),
         "TELEGRAM_TEMPLATE": str(TELEGRAM_TEMPLATE),
         "TELEGRAM_BOT_TOKEN_FILE": str(token_file),

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 COMPOSE_FILE = DOCKER / "docker-compose.yaml"
 SCHEMA = DOCKER / "compose-spec" / "compose-spec.json"
+PROMETHEUS_CONFIG = ROOT / "ops" / "prometheus" / "prometheus.yml"
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 SECRET_NAME = re.compile(r"PASSWORD|PASS\b|TOKEN|SECRET|_KEY\b", re.I)
 # what the issue asks the deployment to hold (by role; the names are the file's)
@@ -139,7 +140,7 @@ def test_no_secret_is_written_inline(compose: dict[str, Any]) -> None:
 
 
 def test_prometheus_scrapes_compose_services(compose: dict[str, Any]) -> None:
-    config = yaml.safe_load((DOCKER / "prometheus.yml").read_text())
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     hosts = set()
     for job in config["scrape_configs"]:
         for static in job.get("static_configs", []):
@@ -148,5 +149,5 @@ def test_prometheus_scrapes_compose_services(compose: dict[str, Any]) -> None:
             hosts |= set(dns["names"])
     hosts.discard("localhost")
     assert hosts <= set(compose["services"]), hosts - set(compose["services"])
-    alertmanager = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["alerting"]
+    alertmanager = yaml.safe_load(PROMETHEUS_CONFIG.read_text())["alerting"]
     assert alertmanager["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]

@@ -1,4 +1,4 @@
-"""Grafana's provisioning and dashboards (docker/grafana/): every panel's PromQL parses (promtool
+"""Grafana's provisioning and dashboards (ops/grafana/): every panel's PromQL parses (promtool
 checks it as a recording rule) and names only metrics that Soundlake's parts really export.
 
 Grafana itself is not installable here (no Debian package, not on the reachable registries), so
@@ -7,9 +7,9 @@ its JSON is checked for what the provisioning relies on, and the queries against
   schema registry of the stack);
 - ClickHouse's metrics, through the SELECT the local Prometheus scrapes (prometheus.local.yml);
 - for the JMX exporter's names (Kafka, HDFS): the live agents when the stack runs them, and the
-  names the rules in docker/jmx/*.yml produce;
+  names the rules in ops/jmx/*.yml produce;
 - for the loader: the metric table of docs/operations.md, which its helper keeps with the code;
-- `up`, `ALERTS` and the recording rules of docker/alerts/.
+- `up`, `ALERTS` and the recording rules of ops/prometheus/alerts/.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ import yaml
 from conftest import Endpoints, ServiceError, http_request, unique_name
 from ops_support import EVENTSIM_CONFIG, Started, answers, free_port, rust_binaries
 
-from soundlake_stack.services.monitoring import PROMTOOL
+from soundlake.stack.services.monitoring import PROMTOOL
 
 ROOT = Path(__file__).resolve().parents[1]
-GRAFANA = ROOT / "docker" / "grafana"
+GRAFANA = ROOT / "ops" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
-JMX_RULES = sorted((ROOT / "docker" / "jmx").glob("*.yml"))
+JMX_RULES = sorted((ROOT / "ops" / "jmx").glob("*.yml"))
 OPERATIONS_DOC = ROOT / "docs" / "operations.md"
 # The JVM metrics the JMX exporter agent always serves (io.prometheus.jmx 1.x)
 JVM_METRICS = {"jvm_memory_used_bytes"}
@@ -82,8 +82,8 @@ def test_provisioning_points_at_the_dashboards_and_the_datasource() -> None:
     (provider,) = providers["providers"]
     compose = yaml.safe_load((ROOT / "docker" / "docker-compose.yaml").read_text())
     mounts = compose["services"]["grafana"]["volumes"]
-    assert f"./grafana/dashboards:{provider['options']['path']}:ro" in mounts
-    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+    assert f"../ops/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+    assert "../ops/grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
 
 
 def test_dashboards_are_complete() -> None:
@@ -116,7 +116,7 @@ def test_every_panel_query_parses(tmp_path: Path) -> None:
 
 
 def jmx_rule_names() -> set[str]:
-    """Every name the rules of docker/jmx/ can produce (alternatives of the captured groups)."""
+    """Every name the rules of ops/jmx/ can produce (alternatives of the captured groups)."""
     names: set[str] = set()
     for path in JMX_RULES:
         for rule in yaml.safe_load(path.read_text())["rules"]:
@@ -138,7 +138,7 @@ def scrape(url: str) -> set[str]:
 
 def clickhouse_names(clickhouse_url: str) -> set[str]:
     """ClickHouse's metrics through the SELECT that the local Prometheus scrapes."""
-    template = (ROOT / "docker" / "prometheus.local.yml").read_text()
+    template = (ROOT / "ops" / "prometheus" / "prometheus.local.yml").read_text()
     config = yaml.safe_load(template)
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "clickhouse"]
     (query,) = job["params"]["query"]
@@ -161,7 +161,7 @@ def documented_loader_names() -> set[str]:
 
 def recorded_names() -> set[str]:
     names = set()
-    for path in (ROOT / "docker" / "alerts").glob("*.rules.yml"):
+    for path in (ROOT / "ops" / "prometheus" / "alerts").glob("*.rules.yml"):
         for group in yaml.safe_load(path.read_text())["groups"]:
             names |= {r["record"] for r in group["rules"] if "record" in r}
     return names

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from soundlake_stack import config
-from soundlake_stack.service import Service
-from soundlake_stack.services import jmx_exporter
-from soundlake_stack.services.hdfs import HdfsDataNode, HdfsNameNode
-from soundlake_stack.services.kafka import Kafka
+from soundlake.stack import config
+from soundlake.stack.service import Service
+from soundlake.stack.services import jmx_exporter
+from soundlake.stack.services.hdfs import HdfsDataNode, HdfsNameNode
+from soundlake.stack.services.kafka import Kafka
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [
@@ -46,7 +46,7 @@ def test_jvm_service_runs_with_the_agent_and_registers_a_target(
     agents = [a for a in argv if a.startswith("-javaagent:")]
     jar = jmx_exporter.lib_dir(cfg) / f"jmx_prometheus_javaagent-{cfg.versions['jmx_exporter']}.jar"
     port = cfg.port(port_name)
-    assert agents == [f"-javaagent:{jar}={cfg.host}:{port}:{ROOT / 'docker' / 'jmx' / rules}"]
+    assert agents == [f"-javaagent:{jar}={cfg.host}:{port}:{ROOT / 'ops' / 'jmx' / rules}"]
     assert jar.is_file()
     main_index = next(i for i, a in enumerate(argv) if a.endswith(main))
     assert argv.index(agents[0]) < main_index, "JVM options go before the main class"

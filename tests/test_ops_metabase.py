@@ -1,4 +1,4 @@
-"""Metabase's business dashboards as code (docker/metabase/).
+"""Metabase's business dashboards as code (ops/metabase/).
 
 Metabase cannot run here: it is published as a Docker image and a jar on its own site, not on
 any registry this machine reaches (Maven Central, npm, PyPI, Debian). So the provisioning
@@ -21,7 +21,7 @@ from conftest import ClickHouseDb
 from ops_support import create_gold_tables, gold_models
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT / "docker" / "metabase" / "dashboards.json"
+SPEC = ROOT / "ops" / "metabase" / "dashboards.json"
 SOUNDLAKE = ROOT / "scripts" / "soundlake"
 
 

@@ -26,7 +26,7 @@ from ops_support import EVENTSIM_CONFIG, TARGETS_DIR, Started, answers, free_por
 
 ALERT = "IngestStalled"
 RECORDING = "soundlake:kafka_topic_messages_in:rate5m"
-ALERT_RULES = Path(__file__).resolve().parents[1] / "docker" / "alerts"
+ALERT_RULES = Path(__file__).resolve().parents[1] / "ops" / "prometheus" / "alerts"
 STREAMS = ("listen_events", "page_view_events")
 WAIT_S = 240.0
 
@@ -73,7 +73,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float, logs: list[Pa
 @pytest.fixture
 def prometheus(stack: Endpoints) -> Prometheus:
     """The stack's Prometheus, with the repository's current rules loaded: reloaded first
-    (Prometheus re-reads docker/alerts/*.yml; unchanged rules keep their alert state)."""
+    (Prometheus re-reads ops/prometheus/alerts/*.yml; unchanged rules keep their alert state)."""
     prom = Prometheus(stack.prometheus_url)
     http_request(f"{stack.prometheus_url}/-/reload", method="POST")
     rules = prom.rule_names()
@@ -85,8 +85,8 @@ def prometheus(stack: Endpoints) -> Prometheus:
     }
     if not expected <= set(rules) or "topic_prefix" not in rules.get(RECORDING, ""):
         pytest.fail(
-            f"Prometheus at {stack.prometheus_url} does not load docker/alerts/*.yml even after "
-            "a reload (its config predates the rules?): restart it with `scripts/stack down "
+            f"Prometheus at {stack.prometheus_url} does not load ops/prometheus/alerts/*.yml even "
+            "after a reload (its config predates the rules?): restart it with `scripts/stack down "
             "prometheus && scripts/stack up prometheus` (its log: .stack/logs/prometheus.log)",
             pytrace=False,
         )

@@ -1,4 +1,4 @@
-"""The backfill job (spark-jobs/soundlake_jobs/backfill.py) with real Spark and real dbt: a small
+"""The backfill job (python/soundlake/jobs/backfill.py) with real Spark and real dbt: a small
 dbt project whose incremental model (insert_overwrite by event_date) builds the days between the
 vars start_date and end_date and calls a Rust UDF. The job runs dbt day by day, stops at a failed
 day and says how to resume; a re-run replaces days instead of adding to them."""
@@ -58,7 +58,6 @@ def backfill(
     work = project.parent
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO / "spark-jobs"),
         "PYSPARK_PYTHON": sys.executable,
         "SOUNDLAKE_DBT_PROJECT_DIR": str(project),
         "SOUNDLAKE_SPARK_METASTORE_URL": f"jdbc:derby:;databaseName={work / 'metastore'};create=true",
@@ -72,7 +71,7 @@ def backfill(
         "DBT_USE_COLORS": "false",
     }
     return subprocess.run(
-        [sys.executable, "-m", "soundlake_jobs.backfill", *args],
+        [sys.executable, "-m", "soundlake.jobs.backfill", *args],
         cwd=work,
         env=env,
         capture_output=True,
@@ -153,7 +152,7 @@ def test_dry_run_prints_one_build_per_chunk() -> None:
         [
             sys.executable,
             "-m",
-            "soundlake_jobs.backfill",
+            "soundlake.jobs.backfill",
             "--start-date",
             "2024-02-27",
             "--end-date",
@@ -165,7 +164,7 @@ def test_dry_run_prints_one_build_per_chunk() -> None:
             "--select",
             "gold_top_songs",
         ],
-        cwd=REPO / "spark-jobs",
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,

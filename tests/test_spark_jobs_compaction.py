@@ -1,4 +1,4 @@
-"""Compaction of bronze (spark-jobs/soundlake_jobs/compact_bronze.py) on the real HDFS with real
+"""Compaction of bronze (python/soundlake/jobs/compact_bronze.py) on the real HDFS with real
 Spark: every row kept exactly once, the lander's unfinished files left alone, and a run stopped
 at each step of the protocol finished or undone by the next run.
 
@@ -26,17 +26,16 @@ from conftest import HdfsDir
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from soundlake_jobs.compact_bronze import (
+from soundlake.jobs.compact_bronze import (
     OUTPUT_PREFIX,
-    RECORDS,
-    STAGING,
     CompactionError,
     Compactor,
     HourPartition,
     Options,
 )
-from soundlake_jobs.hadoop_fs import HadoopFs
-from soundlake_jobs.lander_log import CommitLogError, read_lander_log
+from soundlake.jobs.hadoop_fs import HadoopFs
+from soundlake.jobs.lander_log import CommitLogError, read_lander_log
+from soundlake.lake_layout import COMPACTION_STAGING, COMPACTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 TOPIC = "listen_events"
@@ -141,13 +140,13 @@ def test_compaction_keeps_every_row_once_and_spares_the_landers_last_files(bronz
     assert sum(n.startswith(OUTPUT_PREFIX) for n in names) == 1
     assert bronze.keys(OTHER_HOUR) == (FILES * ROWS_PER_FILE, FILES * ROWS_PER_FILE)
     # records for the lander's unreferenced-file scan, done markers, nothing left in staging
-    records = [f.name for f in bronze.fs.list(f"{bronze.lake}/{RECORDS}")]
+    records = [f.name for f in bronze.fs.list(f"{bronze.lake}/{COMPACTIONS}")]
     assert sum(r.endswith(".json") for r in records) == 2
     assert sum(r.endswith(".done") for r in records) == 2
-    assert bronze.fs.list(f"{bronze.lake}/{STAGING}") == []
+    assert bronze.fs.list(f"{bronze.lake}/{COMPACTION_STAGING}") == []
     record = json.loads(
         bronze.fs.read_bytes(
-            f"{bronze.lake}/{RECORDS}/{next(r for r in records if r.endswith('.json'))}"
+            f"{bronze.lake}/{COMPACTIONS}/{next(r for r in records if r.endswith('.json'))}"
         )
     )
     assert record["rows"] == (FILES - 1) * ROWS_PER_FILE
@@ -172,13 +171,13 @@ def test_a_run_stopped_before_its_commit_is_rolled_back(bronze: Bronze) -> None:
     plan = next(p for p in first.plan() if p.partition == HOUR)
     first.stage(plan)  # outputs written to staging, no record: the process "dies" here
     assert bronze.keys() == before, "staged outputs must be invisible to readers"
-    assert bronze.fs.list(f"{bronze.lake}/{STAGING}/{plan.id}") != []
+    assert bronze.fs.list(f"{bronze.lake}/{COMPACTION_STAGING}/{plan.id}") != []
 
     # the dead process's lock (same host, no such pid) is taken over, its staging rolled back
     dead_owner = f"{socket.gethostname()}:{2**22 + 12345}"
-    bronze.fs.delete(f"{bronze.lake}/{STAGING}/lock.json")
+    bronze.fs.delete(f"{bronze.lake}/{COMPACTION_STAGING}/lock.json")
     bronze.fs.write_new(
-        f"{bronze.lake}/{STAGING}/lock.json",
+        f"{bronze.lake}/{COMPACTION_STAGING}/lock.json",
         json.dumps({"owner": dead_owner, "started_ms": time.time_ns() // 1_000_000}).encode(),
     )
     summary = bronze.compactor().run()
@@ -187,7 +186,7 @@ def test_a_run_stopped_before_its_commit_is_rolled_back(bronze: Bronze) -> None:
     assert summary.rolled_forward == 0
     assert summary.partitions_compacted == 2
     assert bronze.keys() == before
-    assert not bronze.fs.exists(f"{bronze.lake}/{STAGING}/{plan.id}")
+    assert not bronze.fs.exists(f"{bronze.lake}/{COMPACTION_STAGING}/{plan.id}")
 
 
 def test_a_run_stopped_while_publishing_is_rolled_forward(bronze: Bronze) -> None:
@@ -213,7 +212,7 @@ def test_a_run_stopped_while_publishing_is_rolled_forward(bronze: Bronze) -> Non
     names = bronze.hour_files()
     assert f"{OUTPUT_PREFIX}{record.id}-00000.zstd.parquet" in names
     assert not any(i["path"].endswith(n) for i in record.inputs for n in names)
-    assert bronze.fs.exists(f"{bronze.lake}/{RECORDS}/{record.id}.done")
+    assert bronze.fs.exists(f"{bronze.lake}/{COMPACTIONS}/{record.id}.done")
 
 
 def test_a_running_compaction_holds_the_lock(bronze: Bronze) -> None:
@@ -243,7 +242,7 @@ def test_spark_submit_runs_the_job(bronze: Bronze) -> None:
             "768m",
             "--conf",
             "spark.ui.enabled=false",
-            str(REPO / "spark-jobs" / "compact_bronze.py"),
+            str(REPO / "python" / "soundlake" / "jobs" / "compact_bronze.py"),
             "--topics",
             TOPIC,
             "--to-date",
@@ -265,8 +264,8 @@ def test_spark_submit_runs_the_job(bronze: Bronze) -> None:
 
 def test_help_describes_the_options() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "soundlake_jobs.compact_bronze", "--help"],
-        cwd=REPO / "spark-jobs",
+        [sys.executable, "-m", "soundlake.jobs.compact_bronze", "--help"],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,4 +1,4 @@
-"""The data-quality export (spark-jobs/soundlake_jobs/dq_export.py) on real Spark and HDFS: a
+"""The data-quality export (python/soundlake/jobs/dq_export.py) on real Spark and HDFS: a
 small bronze-shaped table with known nulls and broken rows; row counts, null rates and rule
 counts are checked against an independent computation (plain Python for the nulls, the Rust
 ``event_problems`` on pyarrow arrays for the rules)."""
@@ -22,8 +22,8 @@ import pytest
 from conftest import Endpoints, HdfsDir
 from pyspark.sql import SparkSession
 
-from soundlake_jobs.dq_export import Measure, render, summarize, write_output
-from soundlake_jobs.hadoop_fs import AlreadyExistsError, HadoopFs
+from soundlake.jobs.dq_export import Measure, render, summarize, write_output
+from soundlake.jobs.hadoop_fs import AlreadyExistsError, HadoopFs
 from soundlake_udfs import arrow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def test_the_command_writes_a_local_csv(stack: Endpoints, table_url: str, tmp_pa
         [
             sys.executable,
             "-m",
-            "soundlake_jobs.dq_export",
+            "soundlake.jobs.dq_export",
             table_url,
             "--output",
             str(output),
@@ -141,7 +141,7 @@ def test_the_command_writes_a_local_csv(stack: Endpoints, table_url: str, tmp_pa
             "--from-date",
             DAY2.isoformat(),
         ],
-        cwd=REPO / "spark-jobs",
+        cwd=REPO,
         env={
             **os.environ,
             "PYSPARK_PYTHON": sys.executable,

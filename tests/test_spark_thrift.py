@@ -1,4 +1,4 @@
-"""The Spark Thrift Server (spark-jobs/soundlake_jobs/thrift_server.py) and the Derby metastore
+"""The Spark Thrift Server (python/soundlake/jobs/thrift_server.py) and the Derby metastore
 server, started as the local stack starts them (the ``spark-metastore`` and ``spark-thrift``
 services) on free ports: PyHive and dbt's ``thrift`` target reach the Thrift server, the Rust
 UDFs resolve by their SQL names, and a separate Spark session shares its catalog."""
@@ -18,10 +18,10 @@ import pyarrow as pa
 import pytest
 from conftest import Endpoints, unique_name
 
-from soundlake_stack import config
-from soundlake_stack.service import Service
-from soundlake_stack.services.spark_metastore import SparkMetastore, client_jar, metastore_url
-from soundlake_stack.services.spark_thrift import SparkThrift
+from soundlake.stack import config
+from soundlake.stack.service import Service
+from soundlake.stack.services.spark_metastore import SparkMetastore, client_jar, metastore_url
+from soundlake.stack.services.spark_thrift import SparkThrift
 from soundlake_udfs import arrow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,12 +176,11 @@ def test_plain_dbt_calls_a_rust_udf_through_thrift(
 
 SESSION_SCRIPT = """
 import sys
-sys.path.insert(0, sys.argv[1])
-from soundlake_jobs.common import build_session
+from soundlake.jobs.common import build_session
 
 spark = build_session("catalog-sharing-test", catalog=True)
 spark.sql(
-    f"CREATE TABLE default.{sys.argv[2]} USING parquet AS SELECT normalize_name('The Beatles') AS k"
+    f"CREATE TABLE default.{sys.argv[1]} USING parquet AS SELECT normalize_name('The Beatles') AS k"
 )
 spark.stop()
 """
@@ -204,7 +203,7 @@ def test_a_session_and_the_thrift_server_share_the_catalog(
         "SOUNDLAKE_HDFS_URL": stack.hdfs_url,
     }
     result = subprocess.run(
-        [sys.executable, "-c", SESSION_SCRIPT, str(REPO / "spark-jobs"), table],
+        [sys.executable, "-c", SESSION_SCRIPT, table],
         env=env,
         capture_output=True,
         text=True,

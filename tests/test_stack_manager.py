@@ -6,15 +6,16 @@ import dataclasses
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from soundlake_stack import config, process
-from soundlake_stack.__main__ import cmd_reset, cmd_up
-from soundlake_stack.service import Service, StackError
+from soundlake.stack import config, process
+from soundlake.stack.cli import cmd_reset, cmd_up
+from soundlake.stack.service import Service, StackError
 
 
 @pytest.fixture
@@ -193,3 +194,32 @@ def test_reset_without_yes_and_without_a_terminal_deletes_nothing(
         with pytest.raises(StackError, match="--yes"):
             cmd_reset(cfg, [Sleeper(cfg)], yes=False)
     assert kept.read_text() == "events"
+
+
+def imported_after(statement: str) -> set[str]:
+    """The modules loaded by running ``statement`` in a fresh interpreter of this venv."""
+    probe = f"import sys\n{statement}\nprint('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(result.stdout.split())
+
+
+def test_the_stack_manager_needs_only_the_standard_library() -> None:
+    # what the interpreter loads by itself (the venv's .pth hooks) is not the manager's doing
+    loaded = imported_after("import soundlake.stack.cli, soundlake.stack.tools")
+    loaded -= imported_after("pass")
+    outside = {
+        name
+        for name in loaded
+        if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "soundlake"
+    }
+    assert outside == set()
+    assert "soundlake.stack.services" in loaded
+
+
+def test_services_do_not_import_the_tool_wrappers() -> None:
+    # tools.py runs the services' tools, so it imports them; never the other way round
+    loaded = imported_after("import soundlake.stack.services")
+    assert "soundlake.stack.java" in loaded
+    assert "soundlake.stack.tools" not in loaded

@@ -64,7 +64,7 @@
 {#- on-run-start: (re)create the four bronze tables as external Parquet tables over
     <lake>/bronze/<prefix><topic>, partitioned by event_date/hour. The session does not keep
     file-source partitions in the metastore (spark.sql.hive.manageFilesourcePartitions=false,
-    see soundlake_udfs.dbt_session), so Spark discovers them by listing the folders, and
+    see soundlake.spark.session), so Spark discovers them by listing the folders, and
     filters on event_date prune them. Dropping an external table leaves its files alone;
     recreating it each run keeps the tables on the current SOUNDLAKE_LAKE_URL and drops any
     cached file listing. -#}

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Entry point of the deployment's Alertmanager (docker-compose.yaml): renders
-# docker/alertmanager.yml.tmpl like the local stack does (stack/soundlake_stack/services/
+# ops/alertmanager/alertmanager.yml.tmpl like the local stack does (python/soundlake/stack/services/
 # monitoring.py), with the Telegram bot token and chat id from Compose secrets, then runs
 # Alertmanager. Without the secrets (empty files) every route ends in the "null" receiver.
 # POSIX sh + sed: the prom/alertmanager image is busybox-based.

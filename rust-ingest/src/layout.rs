@@ -27,7 +27,7 @@ pub const STAGING: &str = "bronze/_staging";
 pub const ORPHANS: &str = "bronze/_orphans";
 /// Records that cannot be landed, below `<topic>/`.
 pub const QUARANTINE: &str = "bronze/_quarantine";
-/// Records of the bronze compaction job (`spark-jobs/soundlake_jobs/compact_bronze.py`): each
+/// Records of the bronze compaction job (`python/soundlake/jobs/compact_bronze.py`): each
 /// names the files it wrote in place of the lander's small ones.
 pub const COMPACTIONS: &str = "bronze/_compactions";
 /// The bronze compaction job's files being written (the Python compactor's staging folder).

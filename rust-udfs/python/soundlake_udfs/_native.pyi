@@ -2,6 +2,18 @@
 
 import pyarrow as pa
 
+__all__ = [
+    "__version__",
+    "arrow_identity",
+    "event_problem_rules",
+    "event_problems",
+    "h3_cell",
+    "native_version",
+    "normalize_name",
+    "parse_user_agent",
+    "sessionize",
+]
+
 __version__: str
 
 def native_version() -> str:

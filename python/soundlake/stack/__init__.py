@@ -1,0 +1,1 @@
+"""soundlake.stack: installs, starts, checks and stops the local stack of real services."""

@@ -1,0 +1,54 @@
+"""The Prometheus JMX exporter java agent on the stack's JVM services (Kafka, HDFS).
+
+`io.prometheus.jmx:jmx_prometheus_javaagent` from Maven Central serves a JVM's MBeans, renamed by
+the rules in ops/jmx/*.yml, on its own port (stack.toml: `kafka_jmx_metrics`,
+`hdfs_namenode_jmx_metrics`, `hdfs_datanode_jmx_metrics`). A service that runs with the agent
+drops a file_sd target for the local Prometheus (ops/prometheus/prometheus.local.yml), so that a service
+the stack never started is not a target that is down.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from soundlake.paths import SERVICE_CONF, STACK_FILES
+
+from ..config import StackConfig
+from ..installers import maven_jars
+from ..service import StackError
+
+POM = STACK_FILES / "maven" / "jmx-exporter" / "pom.xml"
+RULES_DIR = SERVICE_CONF / "jmx"
+
+
+def lib_dir(cfg: StackConfig) -> Path:
+    return cfg.lib_dir / "jmx-exporter"
+
+
+def install(cfg: StackConfig) -> Path:
+    """The agent's jar (fetched once per version)."""
+    version = cfg.versions["jmx_exporter"]
+    maven_jars(POM, lib_dir(cfg), {"jmx_exporter.version": version})
+    jar = lib_dir(cfg) / f"jmx_prometheus_javaagent-{version}.jar"
+    if not jar.is_file():
+        raise StackError(f"{jar} is missing after fetching {POM}; delete {lib_dir(cfg)} and retry")
+    return jar
+
+
+def agent_opts(cfg: StackConfig, port_name: str, rules: str) -> list[str]:
+    """The JVM option that attaches the agent on `port_name` with ops/jmx/`rules`."""
+    config = RULES_DIR / rules
+    if not config.is_file():
+        raise StackError(f"the JMX exporter rules {config} are missing")
+    return [f"-javaagent:{install(cfg)}={cfg.host}:{cfg.port(port_name)}:{config}"]
+
+
+def register_target(cfg: StackConfig, job: str, port_name: str) -> Path:
+    """Writes the file_sd target of `job` for the local Prometheus (read on change)."""
+    targets = cfg.conf("prometheus") / "targets"
+    targets.mkdir(parents=True, exist_ok=True)
+    path = targets / f"{job}.yml"
+    entry = [{"targets": [f"{cfg.host}:{cfg.port(port_name)}"], "labels": {"job": job}}]
+    path.write_text(json.dumps(entry) + "\n")
+    return path

@@ -1,9 +1,0 @@
-"""`python -m soundlake_report` (what `scripts/soundlake report` runs)."""
-
-from __future__ import annotations
-
-import sys
-
-from .cli import main
-
-sys.exit(main())

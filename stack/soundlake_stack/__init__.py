@@ -1,1 +1,0 @@
-"""soundlake_stack: installs, starts, checks and stops the local stack of real services."""
