@@ -23,7 +23,7 @@ SCHEMA = DOCKER / "compose-spec" / "compose-spec.json"
 PROMETHEUS_CONFIG = ROOT / "ops" / "prometheus" / "prometheus.yml"
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 SECRET_NAME = re.compile(r"PASSWORD|PASS\b|TOKEN|SECRET|_KEY\b", re.I)
-# what the issue asks the deployment to hold (by role; the names are the file's)
+# what the deployment must hold (by role; the names are the file's)
 REQUIRED = {
     "kafka", "schema-registry", "akhq", "namenode", "datanode", "spark-master", "spark-worker",
     "spark-thrift", "clickhouse", "metabase", "metabase-db", "prometheus", "grafana",

@@ -140,7 +140,8 @@ log4j.logger.BlockStateChange=WARN
 log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem.audit=WARN
 # Lines per block (a DataNode's "Receiving", "PacketResponder", client trace and delete lines;
 # the NameNode's "COMMITTED but not COMPLETE" while a file closes): five or six per file, which
-# made a day of landings a 300-MB DataNode log and cost the daemons CPU (docs/benchmarks.md).
+# made a day of landings a DataNode log of hundreds of MB and cost the daemons CPU
+# (docs/benchmarks-log.md).
 log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode=WARN
 log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode.clienttrace=WARN
 log4j.logger.org.apache.hadoop.hdfs.server.datanode.fsdataset.impl.FsDatasetAsyncDiskService=WARN
