@@ -28,7 +28,8 @@ SERVER_MODULE = "soundlake.jobs.thrift_server"
 class SparkThrift(Service):
     name = "spark-thrift"
     port_names = ("spark_thrift",)
-    # a Spark driver: ≈ 10 s alone, much more on a busy 2-core machine
+    # a Spark driver: seconds alone, many times that on a busy 2-core machine
+    # (docs/benchmarks.md, "The local stack")
     start_timeout = 240.0
 
     def __init__(self, cfg: StackConfig) -> None:
