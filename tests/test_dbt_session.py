@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from soundlake.spark.dbt import dbt_args
+from soundlake.spark.dbt import dbt_args, dbt_target
 from soundlake.spark.session import SessionSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +29,16 @@ def test_given_dirs_are_kept_and_profiles_follow_the_given_project() -> None:
     args = dbt_args(["run"], env={"SOUNDLAKE_DBT_PROJECT_DIR": "/d", "DBT_PROFILES_DIR": "/x"})
     assert args == ["run", "--project-dir", "/d"]
     assert dbt_args(["--version"], env={}) == ["--version"]
+
+
+def test_the_target_is_the_flag_else_the_environment_else_session() -> None:
+    assert dbt_target(["build"], env={}) == "session"
+    assert dbt_target(["build"], env={"SOUNDLAKE_DBT_TARGET": "thrift"}) == "thrift"
+    assert dbt_target(["build", "--target", "thrift"], env={}) == "thrift"
+    assert (
+        dbt_target(["run", "--target=thrift"], env={"SOUNDLAKE_DBT_TARGET": "session"}) == "thrift"
+    )
+    assert dbt_target(["run", "-t", "session"], env={"SOUNDLAKE_DBT_TARGET": "thrift"}) == "session"
 
 
 def test_session_settings_come_from_the_environment_with_stack_defaults() -> None:

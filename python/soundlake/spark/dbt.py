@@ -22,7 +22,7 @@ from pathlib import Path
 
 from soundlake.spark.session import build_session, repo_root
 
-__all__ = ["dbt_args", "main"]
+__all__ = ["dbt_args", "dbt_target", "main"]
 
 HELP = """\
 usage: soundlake-dbt DBT_COMMAND [DBT_OPTIONS...]
@@ -71,6 +71,18 @@ def dbt_args(args: Sequence[str], env: Mapping[str, str] | None = None) -> list[
     return result
 
 
+def dbt_target(args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """The profile target dbt will use: ``--target``, else SOUNDLAKE_DBT_TARGET (the profile's
+    default), else ``session``."""
+    env = os.environ if env is None else env
+    for i, arg in enumerate(args):
+        if arg in ("--target", "-t") and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--target="):
+            return arg.partition("=")[2]
+    return env.get("SOUNDLAKE_DBT_TARGET", "session")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``soundlake-dbt`` command: dbt in a Spark session with the UDFs registered."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -88,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from dbt.cli.main import dbtRunner
 
-    # Everything but these opens a connection, which must be this session (its catalog, UDFs).
-    if args[0] not in ("parse", "deps", "clean", "init"):
+    # Everything but these opens a connection, which must be this session (its catalog, UDFs);
+    # the thrift target connects to a server that has its own.
+    if args[0] not in ("parse", "deps", "clean", "init") and dbt_target(args) == "session":
         build_session("soundlake-dbt")
     result = dbtRunner().invoke(args)
     if result.exception is not None:
