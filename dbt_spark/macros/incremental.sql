@@ -2,7 +2,11 @@
 
     Every incremental model keeps `_ingested_at`: the latest bronze ingestion time among the
     rows it was computed from. A run recomputes the event days whose upstream rows are newer
-    than the model's own maximum (the days with new bronze data), or, when the vars
+    than the model's own maximum (the days with new bronze data). Those rows are in files
+    written after that time, so only those files are read: the lander stamps `_ingested_at`
+    before it writes a file and dbt writes a model's files after reading its upstream rows, and
+    var clock_skew_minutes allows for the clocks of the lander, dbt and the NameNode to differ.
+    When the vars
     `start_date` and `end_date` are set, every day from start_date to end_date. The days come
     back as a sorted list of 'YYYY-MM-DD' strings, so that filters on them prune partitions. -#}
 
@@ -25,11 +29,15 @@
 {% endmacro %}
 
 {#- The event days of `upstreams` (relations with event_date and _ingested_at) that hold rows
-    ingested after this model's watermark. -#}
-{% macro new_data_dates(upstreams) %}
+    ingested after the watermark of `watermark_of` (default: this model). -#}
+{% macro new_data_dates(upstreams, watermark_of=none) %}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
-  {%- set watermark = run_query('select cast(max(_ingested_at) as string) from ' ~ this).columns[0].values()[0] -%}
-  {%- set newer = "" if watermark is none else " where _ingested_at > timestamp'" ~ watermark ~ "'" -%}
+  {%- set watermark = run_query('select cast(max(_ingested_at) as string) from ' ~ (watermark_of or this)).columns[0].values()[0] -%}
+  {#- A row ingested after the watermark is in a file written after it: the filter on the
+      file's time (less the clock skew allowed) lets Spark skip older files unopened. -#}
+  {%- set newer = "" if watermark is none else " where _ingested_at > timestamp'" ~ watermark ~ "'"
+      ~ " and _metadata.file_modification_time >= timestamp'" ~ watermark ~ "' - interval "
+      ~ (var('clock_skew_minutes') | int) ~ " minutes" -%}
   {%- set parts = [] -%}
   {%- for upstream in upstreams -%}
     {%- do parts.append('select distinct event_date from ' ~ upstream ~ newer) -%}

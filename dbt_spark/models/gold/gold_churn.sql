@@ -1,6 +1,6 @@
 -- Churn: cancellations (Cancellation Confirmation) per day, by the level the user had and by
 -- registration cohort week. A day's numbers depend on that day only.
-select
+select /*+ REBALANCE(event_date) */
     level,
     date_trunc('week', registration_ts)::date as cohort_week,
     count(*) as cancellations,

@@ -22,7 +22,7 @@ cities as (
     from events
     group by event_date, city, state
 )
-select
+select /*+ REBALANCE(event_date) */
     city,
     state,
     h3_cell(latitude, longitude, 5) as h3_cell,

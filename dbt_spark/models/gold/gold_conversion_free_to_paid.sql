@@ -26,7 +26,7 @@ all_days as (
     union
     select event_date from changes
 )
-select
+select /*+ REBALANCE(event_date) */
     coalesce(f.free_active_users, 0) as free_active_users,
     coalesce(c.upgrades, 0) as upgrades,
     coalesce(c.upgraded_users, 0) as upgraded_users,

@@ -31,7 +31,7 @@ active as (
     from users
     group by event_date
 )
-select
+select /*+ REBALANCE(event_date) */
     a.active_users,
     a.paid_active_users,
     a.free_active_users,

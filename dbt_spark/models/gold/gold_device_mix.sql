@@ -25,7 +25,7 @@ mix as (
     from events
     group by event_date, device_type, os, browser
 )
-select
+select /*+ REBALANCE(event_date) */
     m.device_type,
     m.os,
     m.browser,

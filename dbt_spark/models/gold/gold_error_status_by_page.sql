@@ -23,7 +23,7 @@ errors as (
     where status >= 400
     group by event_date, page, method, status
 )
-select
+select /*+ REBALANCE(event_date) */
     e.page,
     e.method,
     e.status,

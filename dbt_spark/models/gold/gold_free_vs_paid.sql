@@ -23,7 +23,7 @@ listens as (
     where {{ days }} and is_valid and user_id is not null
     group by event_date, level
 )
-select
+select /*+ REBALANCE(event_date) */
     v.level,
     v.active_users,
     v.sessions,

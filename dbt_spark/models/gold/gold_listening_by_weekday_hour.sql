@@ -1,5 +1,5 @@
 -- Listening per day and hour of day (UTC), with the ISO weekday (1 = Monday).
-select
+select /*+ REBALANCE(event_date) */
     weekday(event_date) + 1 as weekday,
     date_format(event_date, 'E') as weekday_name,
     hour,

@@ -33,7 +33,7 @@ first_week as (
       and event_date between registration_date and date_add(registration_date, 6)
     group by registration_date, user_id
 )
-select
+select /*+ REBALANCE(event_date) */
     count(*) as new_users,
     avg(active_days) as avg_active_days,
     avg(sessions) as avg_sessions,

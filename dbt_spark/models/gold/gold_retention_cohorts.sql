@@ -56,7 +56,7 @@ retained as (
     join cohorts c on c.cohort_week = w.cohort_week and c.user_id = w.user_id
     group by w.cohort_week, w.week_number
 )
-select
+select /*+ REBALANCE(event_date) */
     g.week_number,
     g.cohort_users,
     coalesce(r.active_users, 0) as active_users,

@@ -1,7 +1,7 @@
 -- Sessions per start day and level (guest = no logged-in user): count, duration, events and
 -- songs per session. Reads dim_sessions, which rewrites the start days whose sessions got
 -- new events (including those crossing midnight), so this recomputes exactly those days.
-select
+select /*+ REBALANCE(event_date) */
     level,
     count(*) as sessions,
     avg(duration_seconds) as avg_duration_seconds,

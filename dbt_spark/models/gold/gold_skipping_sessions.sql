@@ -1,6 +1,6 @@
 -- Skipping per session start day and level: sessions with songs, sessions with a skipped song
 -- (the next song started before the song's duration had passed), skipped songs.
-select
+select /*+ REBALANCE(event_date) */
     level,
     count(*) as listening_sessions,
     count_if(skipped_songs > 0) as skipping_sessions,

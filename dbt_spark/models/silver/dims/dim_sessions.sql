@@ -53,7 +53,7 @@ sessions as (
     from events
     group by session_id
 )
-select
+select /*+ REBALANCE(event_date) */
     s.session_id,
     s.user_id,
     case when s.user_id is null then 'guest' else s.first_level end as level,

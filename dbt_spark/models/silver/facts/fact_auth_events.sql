@@ -6,7 +6,7 @@ with staged as (
     from {{ ref('stg_auth_events') }}
     where {{ incremental_days_filter('event_date', [source('bronze', 'auth_events')]) }}
 )
-select
+select /*+ REBALANCE(event_date) */
     event_ts,
     session_id,
     user_id,

@@ -5,7 +5,7 @@ with staged as (
     from {{ ref('stg_listen_events') }}
     where {{ incremental_days_filter('event_date', [source('bronze', 'listen_events')]) }}
 )
-select
+select /*+ REBALANCE(event_date) */
     event_ts,
     hour(event_ts) as hour,
     session_id,

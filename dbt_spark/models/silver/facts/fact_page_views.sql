@@ -7,7 +7,7 @@ with staged as (
     from {{ ref('stg_page_view_events') }}
     where {{ incremental_days_filter('event_date', [source('bronze', 'page_view_events')]) }}
 )
-select
+select /*+ REBALANCE(event_date) */
     event_ts,
     hour(event_ts) as hour,
     session_id,

@@ -5,7 +5,7 @@ with staged as (
     from {{ ref('stg_status_change_events') }}
     where {{ incremental_days_filter('event_date', [source('bronze', 'status_change_events')]) }}
 )
-select
+select /*+ REBALANCE(event_date) */
     event_ts,
     session_id,
     user_id,

@@ -1,7 +1,7 @@
 -- One row per logged-in user and day with activity: the periodic snapshot that daily,
 -- cohort and first-week reports read instead of every event. Valid events only.
 -- Incremental: the days fact_page_views recomputed.
-select
+select /*+ REBALANCE(event_date) */
     user_id,
     min(event_ts) as first_event_ts,
     max(event_ts) as last_event_ts,

@@ -63,7 +63,7 @@ all_rules as (
     {{ "union all" if not loop.last }}
 {%- endfor %}
 )
-select
+select /*+ REBALANCE(event_date) */
     table_name,
     rule,
     problem_rows,
