@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -406,9 +407,15 @@ def test_dbt_builds_silver_and_gold_from_landed_events_incrementally(
     assert sorted(before[facts]) == list(FIRST_DAYS)
     assert sorted(before[dau]) == list(FIRST_DAYS)
 
-    # day 3 arrives: landed later (the second landing), built incrementally
+    # day 3 arrives: landed later (the second landing), built incrementally and tested
     move_days(folder, "landing2", pipeline.dbt_env["SOUNDLAKE_TOPIC_PREFIX"], (NEW_DAY,))
-    pipeline.dbt("run")
+    pipeline.dbt("build")
+    # the build's tests checked the days it wrote (macros/test_scope.sql): the fact's new day
+    # only, and for the staging view the day its fact was about to rewrite
+    for test in ("not_null_columns_fact_page_views", "not_null_columns_stg_page_view_events"):
+        assert tested_days(pipeline, test) == [NEW_DAY], test
+    # reconciles_with compares with bronze, so it checks every day
+    assert tested_days(pipeline, "reconciles_with_fact_page_views") is None
     after = {t: partition_times(folder, t) for t in (facts, sessions, dau)}
     for table in (facts, dau):
         assert sorted(after[table]) == list(DAYS), table
@@ -429,6 +436,24 @@ def test_dbt_builds_silver_and_gold_from_landed_events_incrementally(
     rebuilt = snapshot(spark, pipeline.lake_url)
     for model in GOLD:
         pd.testing.assert_frame_equal(rebuilt[model], incremental[model], obj=model)
+
+
+def tested_days(pipeline: Pipeline, test_prefix: str) -> list[str] | None:
+    """The event days the last build's data test named `test_prefix...` checked (from its SQL
+    in dbt's run_results.json), or None when it checked every row."""
+    results = json.loads(
+        (Path(pipeline.dbt_env["DBT_TARGET_PATH"]) / "run_results.json").read_text()
+    )["results"]
+    sqls = [
+        r["compiled_code"]
+        for r in results
+        if r["unique_id"].startswith(f"test.soundlake.{test_prefix}")
+    ]
+    assert len(sqls) == 1, f"{test_prefix}: {len(sqls)} tests in the last build"
+    scope = re.search(r"\bevent_date in \(([^)]*)\)\) dbt_subquery", sqls[0])
+    if scope is None:
+        return None
+    return sorted(re.findall(r"date'([0-9-]+)'", scope.group(1)))
 
 
 # --- several generator runs into one lake -----------------------------------------------------
