@@ -1,7 +1,10 @@
 //! How fast the lander's decoder turns Confluent-framed Avro into bronze column buffers, on one
 //! thread, without Kafka or the lake in the way: reads up to `--limit` records of a topic
 //! written by eventsim (whose writer schemas are the embedded `.avsc` files) into memory, then
-//! decodes them all `--rounds` times and prints nanoseconds per record.
+//! decodes them all `--rounds` times and prints nanoseconds per record. Then, for comparison,
+//! the same with `apache_avro`'s own datum decoding (`GenericDatumReader`, built once, into
+//! `apache_avro::types::Value`s, nothing appended to bronze columns): the reason the lander
+//! keeps its own decoder (docs/benchmarks.md).
 //!
 //! ```text
 //! cargo run --release -p soundlake-ingest --example decode_speed -- \
@@ -12,6 +15,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::Schema;
 use clap::Parser;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -40,6 +45,9 @@ struct Cli {
     /// Times every record is decoded.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Skip the comparison with apache_avro's datum decoding.
+    #[arg(long)]
+    no_crate: bool,
 }
 
 fn main() -> ExitCode {
@@ -93,14 +101,50 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("{bad} records did not decode").into());
         }
     }
+    let ns = |d: Duration| d.as_secs_f64() * 1e9 / values.len() as f64;
     println!(
         "decode: {} records of {}, best of {} rounds: {:.0} ns per record",
         values.len(),
         cli.topic,
         cli.rounds,
-        best.as_secs_f64() * 1e9 / values.len() as f64
+        ns(best)
     );
+    if !cli.no_crate {
+        let crate_best = crate_decode(&values, avsc, cli.rounds)?;
+        println!(
+            "apache_avro datum decoding: best of {} rounds: {:.0} ns per record ({:.2}x the decoder's time)",
+            cli.rounds,
+            ns(crate_best),
+            crate_best.as_secs_f64() / best.as_secs_f64()
+        );
+    }
     Ok(())
+}
+
+/// The best time of `rounds` decodings of every value's body into `apache_avro` values.
+fn crate_decode(
+    values: &[Vec<u8>],
+    avsc: &str,
+    rounds: usize,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    let schema = Schema::parse_str(avsc)?;
+    let reader = GenericDatumReader::builder(&schema).build()?;
+    let mut best = Duration::MAX;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let mut fields = 0usize;
+        for value in values {
+            let mut body = value.get(5..).ok_or("a value shorter than its header")?;
+            if let apache_avro::types::Value::Record(record) = reader.read_value(&mut body)? {
+                fields += record.len();
+            }
+        }
+        best = best.min(started.elapsed());
+        if fields == 0 {
+            return Err("apache_avro decoded no fields".into());
+        }
+    }
+    Ok(best)
 }
 
 /// Up to `limit` values of partition 0, from the beginning.

@@ -7,27 +7,22 @@
 //!   or out, so a UDF pays only for its own work.
 //!
 //! The Python package `soundlake_udfs` (in `python/`) wraps the module and registers the UDFs
-//! in a Spark session.
+//! in a Spark session. The module's functions take their arguments as `pyarrow.compute` does
+//! (arrays, chunked arrays, scalars broadcast to their length: `arguments.rs`).
 
 pub mod agent_cache;
+pub mod arguments;
 pub mod event_problems;
 pub mod h3_cell;
 pub mod normalize_name;
 pub mod parse_user_agent;
 pub mod sessionize;
 
-use arrow::array::{make_array, ArrayData, ArrayRef};
-use arrow::error::ArrowError;
+use arrow::array::ArrayData;
 use arrow_pyarrow::PyArrowType;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-/// An array handed back to pyarrow, or the kernel's error as a Python `ValueError`.
-fn to_python(result: Result<ArrayRef, ArrowError>) -> PyResult<PyArrowType<ArrayData>> {
-    result
-        .map(|array| PyArrowType(array.to_data()))
-        .map_err(|err| PyValueError::new_err(err.to_string()))
-}
+use crate::arguments::{call, Kernel};
 
 /// The version of this crate, which is also the version of the Python package.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -55,56 +50,74 @@ fn arrow_identity(array: PyArrowType<ArrayData>) -> PyArrowType<ArrayData> {
     PyArrowType(identity(array.0))
 }
 
-/// `normalize_name` over a pyarrow string array (see `normalize_name.rs`).
+/// `normalize_name` over pyarrow strings (see `normalize_name.rs`).
 #[pyfunction]
 #[pyo3(name = "normalize_name")]
-fn py_normalize_name(texts: PyArrowType<ArrayData>) -> PyResult<PyArrowType<ArrayData>> {
-    to_python(normalize_name::normalize_name(&make_array(texts.0)))
+fn py_normalize_name<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    call(
+        "normalize_name",
+        [("texts", texts)],
+        Kernel::Elementwise,
+        |[texts]| normalize_name::normalize_name(texts),
+    )
 }
 
-/// `h3_cell` over pyarrow arrays of latitudes, longitudes and resolutions (see `h3_cell.rs`).
+/// `h3_cell` over pyarrow latitudes, longitudes and resolutions (see `h3_cell.rs`).
 #[pyfunction]
 #[pyo3(name = "h3_cell")]
-fn py_h3_cell(
-    lat: PyArrowType<ArrayData>,
-    lon: PyArrowType<ArrayData>,
-    resolution: PyArrowType<ArrayData>,
-) -> PyResult<PyArrowType<ArrayData>> {
-    let (lat, lon, resolution) = (
-        make_array(lat.0),
-        make_array(lon.0),
-        make_array(resolution.0),
-    );
-    to_python(h3_cell::h3_cell(&lat, &lon, &resolution))
+fn py_h3_cell<'py>(
+    lat: &Bound<'py, PyAny>,
+    lon: &Bound<'py, PyAny>,
+    resolution: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    call(
+        "h3_cell",
+        [("lat", lat), ("lon", lon), ("resolution", resolution)],
+        Kernel::Elementwise,
+        |[lat, lon, resolution]| h3_cell::h3_cell(lat, lon, resolution),
+    )
 }
 
-/// `event_problems` over pyarrow arrays (see `event_problems.rs`).
+/// `event_problems` over pyarrow columns (see `event_problems.rs`).
 #[pyfunction]
 #[pyo3(name = "event_problems")]
 #[allow(clippy::too_many_arguments)] // one argument per column, as in SQL
-fn py_event_problems(
-    ts: PyArrowType<ArrayData>,
-    user_id: PyArrowType<ArrayData>,
-    auth: PyArrowType<ArrayData>,
-    level: PyArrowType<ArrayData>,
-    lat: PyArrowType<ArrayData>,
-    lon: PyArrowType<ArrayData>,
-    zip: PyArrowType<ArrayData>,
-    state: PyArrowType<ArrayData>,
-) -> PyResult<PyArrowType<ArrayData>> {
-    let arrays = [ts, user_id, auth, level, lat, lon, zip, state].map(|a| make_array(a.0));
-    let [ts, user_id, auth, level, lat, lon, zip, state] = &arrays;
-    let columns = event_problems::EventColumns {
-        ts,
-        user_id,
-        auth,
-        level,
-        lat,
-        lon,
-        zip,
-        state,
-    };
-    to_python(event_problems::event_problems(&columns))
+fn py_event_problems<'py>(
+    ts: &Bound<'py, PyAny>,
+    user_id: &Bound<'py, PyAny>,
+    auth: &Bound<'py, PyAny>,
+    level: &Bound<'py, PyAny>,
+    lat: &Bound<'py, PyAny>,
+    lon: &Bound<'py, PyAny>,
+    zip: &Bound<'py, PyAny>,
+    state: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    call(
+        "event_problems",
+        [
+            ("ts", ts),
+            ("user_id", user_id),
+            ("auth", auth),
+            ("level", level),
+            ("lat", lat),
+            ("lon", lon),
+            ("zip", zip),
+            ("state", state),
+        ],
+        Kernel::Elementwise,
+        |[ts, user_id, auth, level, lat, lon, zip, state]| {
+            event_problems::event_problems(&event_problems::EventColumns {
+                ts,
+                user_id,
+                auth,
+                level,
+                lat,
+                lon,
+                zip,
+                state,
+            })
+        },
+    )
 }
 
 /// The codes of the data quality rules of `event_problems`, each with what it means, in order.
@@ -113,18 +126,26 @@ fn event_problem_rules() -> Vec<(&'static str, &'static str)> {
     event_problems::RULES.to_vec()
 }
 
-/// `parse_user_agent` over a pyarrow string array (see `parse_user_agent.rs`).
+/// `parse_user_agent` over pyarrow strings (see `parse_user_agent.rs`).
 #[pyfunction]
 #[pyo3(name = "parse_user_agent")]
-fn py_parse_user_agent(agents: PyArrowType<ArrayData>) -> PyResult<PyArrowType<ArrayData>> {
-    to_python(parse_user_agent::parse_user_agent(&make_array(agents.0)))
+fn py_parse_user_agent<'py>(agents: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    call(
+        "parse_user_agent",
+        [("agents", agents)],
+        Kernel::Elementwise,
+        |[agents]| parse_user_agent::parse_user_agent(agents),
+    )
 }
 
-/// `sessionize` over a pyarrow array of sorted event times (see `sessionize.rs`).
+/// `sessionize` over pyarrow sorted event times (see `sessionize.rs`); chunks are combined, a
+/// session may span them.
 #[pyfunction]
 #[pyo3(name = "sessionize")]
-fn py_sessionize(ts: PyArrowType<ArrayData>, gap_ms: i64) -> PyResult<PyArrowType<ArrayData>> {
-    to_python(sessionize::sessionize(&make_array(ts.0), gap_ms))
+fn py_sessionize<'py>(ts: &Bound<'py, PyAny>, gap_ms: i64) -> PyResult<Bound<'py, PyAny>> {
+    call("sessionize", [("ts", ts)], Kernel::WholeColumn, |[ts]| {
+        sessionize::sessionize(ts, gap_ms)
+    })
 }
 
 /// The extension module `soundlake_udfs._native`.

@@ -1,11 +1,13 @@
 //! Reading Avro binary values from a record's body: a byte cursor (zigzag varints, lengths,
 //! bytes), one value by its [`Read`] into a borrowed [`Slot`], and skipping a writer field the
-//! bronze table does not have.
+//! bronze table does not have by its [`Skip`].
 
 use std::sync::Arc;
 
 use super::error::DecodeError;
-use super::schema::{AvroType, MAX_DEPTH};
+
+/// Deepest nesting of writer types the plan compiler accepts and a skip follows.
+pub(super) const MAX_DEPTH: usize = 32;
 
 /// How one writer value becomes a column value.
 #[derive(Debug, Clone)]
@@ -21,6 +23,26 @@ pub(super) enum Read {
     Enum(Arc<[String]>),
     /// A union: one read per branch.
     Union(Vec<Read>),
+}
+
+/// How one writer value the bronze table does not have is skipped: by its encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Skip {
+    Null,
+    Boolean,
+    /// int, long, enum and their logical types: a zigzag varint.
+    Varint,
+    /// float, double, fixed and the logical types on a fixed: that many bytes.
+    Fixed(usize),
+    /// string, bytes and their logical types: length-prefixed bytes.
+    Bytes,
+    Record(Vec<Skip>),
+    Union(Vec<Skip>),
+    Array(Box<Skip>),
+    Map(Box<Skip>),
+    /// A named record, by its index in the plan's table of named records (which may refer to
+    /// themselves).
+    Named(usize),
 }
 
 /// A decoded value, borrowed from the body.
@@ -227,10 +249,12 @@ fn union_branch<'t, T>(
     Ok((index, branch))
 }
 
+/// Skips one value of type `ty`; `named` is the plan's table of named records.
 #[inline]
 pub(super) fn skip(
     cursor: &mut Cursor<'_>,
-    ty: &AvroType,
+    ty: &Skip,
+    named: &[Skip],
     depth: usize,
 ) -> Result<(), DecodeError> {
     const FIELD: &str = "(skipped writer field)";
@@ -241,36 +265,37 @@ pub(super) fn skip(
         });
     }
     match ty {
-        AvroType::Null => {}
-        AvroType::Boolean => {
+        Skip::Null => {}
+        Skip::Boolean => {
             cursor.byte(FIELD)?;
         }
-        AvroType::Int | AvroType::Long | AvroType::Enum(_) => {
+        Skip::Varint => {
             cursor.long(FIELD)?;
         }
-        AvroType::Float => {
-            cursor.take(4, FIELD)?;
-        }
-        AvroType::Double => {
-            cursor.take(8, FIELD)?;
-        }
-        AvroType::Bytes | AvroType::String => {
-            cursor.bytes(FIELD)?;
-        }
-        AvroType::Fixed(n) => {
+        Skip::Fixed(n) => {
             cursor.take(*n, FIELD)?;
         }
-        AvroType::Record(fields) => {
-            for (_, f) in fields {
-                skip(cursor, f, depth + 1)?;
+        Skip::Bytes => {
+            cursor.bytes(FIELD)?;
+        }
+        Skip::Record(fields) => {
+            for f in fields {
+                skip(cursor, f, named, depth + 1)?;
             }
         }
-        AvroType::Union(branches) => {
-            let (_, branch) = union_branch(cursor, branches, FIELD)?;
-            skip(cursor, branch, depth + 1)?;
+        Skip::Named(index) => {
+            let record = named.get(*index).ok_or_else(|| DecodeError::WrongType {
+                field: FIELD.into(),
+                detail: format!("named type {index} is not in the plan"),
+            })?;
+            skip(cursor, record, named, depth + 1)?;
         }
-        AvroType::Array(items) | AvroType::Map(items) => {
-            let is_map = matches!(ty, AvroType::Map(_));
+        Skip::Union(branches) => {
+            let (_, branch) = union_branch(cursor, branches, FIELD)?;
+            skip(cursor, branch, named, depth + 1)?;
+        }
+        Skip::Array(items) | Skip::Map(items) => {
+            let is_map = matches!(ty, Skip::Map(_));
             loop {
                 let mut count = cursor.long(FIELD)?;
                 if count == 0 {
@@ -287,7 +312,7 @@ pub(super) fn skip(
                         cursor.bytes(FIELD)?;
                     }
                     let before = cursor.at;
-                    skip(cursor, items, depth + 1)?;
+                    skip(cursor, items, named, depth + 1)?;
                     if cursor.at == before && count > 1_000_000 {
                         return Err(DecodeError::WrongType {
                             field: FIELD.into(),

@@ -15,7 +15,7 @@ pub enum DecodeError {
     Oversized { len: usize, limit: usize },
     #[error("schema id {id}: {detail}")]
     UnknownSchemaId { id: u32, detail: String },
-    #[error("writer schema {id} cannot be read as {topic}: {detail}")]
+    #[error("writer schema {id} cannot be read as {topic}: {detail}; its records are quarantined: write them with a schema that Avro's schema resolution can read as schema-registry/{topic}.avsc")]
     Incompatible {
         id: u32,
         topic: String,

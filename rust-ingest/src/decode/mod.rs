@@ -3,15 +3,16 @@
 //!
 //! Per writer schema id a [`DecodePlan`] is compiled once: the writer's fields in writer order,
 //! each either read into a bronze column (with the promotions Avro schema resolution allows:
-//! int → long/float/double, long → float/double, float → double, string ↔ bytes, enum → string)
-//! or skipped; reader fields the writer lacks take their default (null for `["null", T]`).
+//! int → long/float/double, long → float/double, float → double, string ↔ bytes; and enum →
+//! string, which the lander adds) or skipped; reader fields the writer lacks take their default (null for `["null", T]`).
 //! Decoding a record reads its fields into a small scratch of borrowed slots, then appends one
 //! row to the partition of its `ts`. Every failure is a [`DecodeError`] with a stable
 //! [`reason`](DecodeError::reason); no input panics.
 //!
 //! A record's path through this module: `record` checks a value's size and framing and finds
-//! the `plan` of its schema id, compiled from the writer's `schema`; the plan reads each field
-//! with the `cursor` and appends one row; every failure is an `error`.
+//! the `plan` of its schema id, compiled from the writer's `schema` (parsed, resolved and checked
+//! readable as the topic's reader schema by `apache_avro`); the plan reads each field with the
+//! `cursor` and appends one row; every failure is an `error`.
 
 mod cursor;
 mod error;

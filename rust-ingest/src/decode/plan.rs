@@ -5,11 +5,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use apache_avro::schema::{
+    DecimalSchema, FixedSchema, InnerDecimalSchema, Name, NamesRef, ResolvedSchema, UuidSchema,
+};
+use apache_avro::Schema;
 use serde_json::Value as Json;
 
-use super::cursor::{read_value, skip, Cursor, Read, Slot};
+use super::cursor::{read_value, skip, Cursor, Read, Skip, Slot, MAX_DEPTH};
 use super::error::DecodeError;
-use super::schema::{parse_type, AvroType};
+use super::schema;
 use crate::batch_builder::{BatchError, KafkaMeta, PartitionedBatches, RowWriter};
 use crate::schema::{BronzeSchema, ColumnType, EVENT_TIME_FIELD};
 
@@ -17,7 +21,7 @@ use crate::schema::{BronzeSchema, ColumnType, EVENT_TIME_FIELD};
 #[derive(Debug, Clone)]
 enum Step {
     Column { column: usize, read: Read },
-    Skip(AvroType),
+    Skip(Skip),
 }
 
 /// A default for a reader field the writer lacks.
@@ -36,6 +40,8 @@ pub struct DecodePlan {
     schema_id: u32,
     bronze: Arc<BronzeSchema>,
     steps: Vec<Step>,
+    /// The writer's named records that skipped fields refer to ([`Skip::Named`]).
+    named: Vec<Skip>,
     defaults: Vec<(usize, FieldDefault)>,
     names: Vec<String>,
 }
@@ -54,27 +60,41 @@ impl DecodePlan {
             topic: bronze.topic().to_owned(),
             detail,
         };
-        let json: Json =
-            serde_json::from_str(writer).map_err(|e| incompatible(format!("not JSON: {e}")))?;
-        let mut names = HashMap::new();
-        let AvroType::Record(fields) = parse_type(&json, &mut names, 0).map_err(incompatible)?
-        else {
-            return Err(incompatible("the writer schema is not a record".into()));
-        };
+        let writer = schema::parse(writer, "the writer schema").map_err(incompatible)?;
+        let resolved = ResolvedSchema::new(&writer)
+            .map_err(|e| incompatible(format!("the writer schema: {e}")))?;
+        let names = resolved.get_names();
+        let fields = &schema::record(&writer, "the writer schema")
+            .map_err(incompatible)?
+            .fields;
+        let reader = schema::parse(reader_avsc, "the reader schema").map_err(incompatible)?;
+        let reader = schema::record(&reader, "the reader schema").map_err(incompatible)?;
+        schema::check_readable(
+            schema::record(&writer, "the writer schema").map_err(incompatible)?,
+            names,
+            reader,
+        )
+        .map_err(incompatible)?;
+        let mut skips = SkipCompiler::new(names);
         let mut steps = Vec::with_capacity(fields.len());
         let mut seen = vec![false; bronze.metadata_start()];
-        for (name, ty) in &fields {
+        for field in fields {
+            let name = &field.name;
             let Some(column) = bronze
                 .index_of(name)
                 .filter(|i| *i < bronze.metadata_start())
             else {
-                steps.push(Step::Skip(ty.clone()));
+                let skip = skips
+                    .compile(&field.schema, 0)
+                    .map_err(|e| incompatible(format!("field {name}: {e}")))?;
+                steps.push(Step::Skip(skip));
                 continue;
             };
             let spec = &bronze.columns()[column];
-            let read = resolve(ty, spec.ty, spec.nullable).ok_or_else(|| {
+            let read = resolve(&field.schema, names, spec.ty, spec.nullable).ok_or_else(|| {
                 incompatible(format!(
-                    "field {name}: {ty:?} cannot be read as {:?}{}",
+                    "field {name}: {} cannot be read as {:?}{}",
+                    field.schema.canonical_form(),
                     spec.ty,
                     if spec.nullable { " (nullable)" } else { "" }
                 ))
@@ -82,8 +102,6 @@ impl DecodePlan {
             seen[column] = true;
             steps.push(Step::Column { column, read });
         }
-        let reader_json: Json = serde_json::from_str(reader_avsc)
-            .map_err(|e| incompatible(format!("reader schema: {e}")))?;
         let mut defaults = Vec::new();
         for (column, seen) in seen.iter().enumerate() {
             if *seen {
@@ -93,7 +111,11 @@ impl DecodePlan {
             if spec.name == EVENT_TIME_FIELD {
                 return Err(incompatible("the writer schema has no `ts`".into()));
             }
-            let default = reader_default(&reader_json, &spec.name);
+            let default = reader
+                .fields
+                .iter()
+                .find(|f| f.name == spec.name)
+                .and_then(|f| f.default.clone());
             let default = match (default, spec.nullable) {
                 (Some(Json::Null), true) | (None, true) => FieldDefault::Null,
                 (Some(Json::Bool(b)), _) => FieldDefault::Bool(b),
@@ -116,6 +138,7 @@ impl DecodePlan {
             names: bronze.columns().iter().map(|c| c.name.clone()).collect(),
             bronze,
             steps,
+            named: skips.named,
             defaults,
         })
     }
@@ -157,7 +180,7 @@ impl DecodePlan {
                     let name = &self.names[*column];
                     slots[*column] = read_value(&mut cursor, read, name)?;
                 }
-                Step::Skip(ty) => skip(&mut cursor, ty, 0)?,
+                Step::Skip(ty) => skip(&mut cursor, ty, &self.named, 0)?,
             }
         }
         if cursor.remaining() != 0 {
@@ -237,42 +260,50 @@ impl DecodePlan {
     }
 }
 
-/// The `default` of reader field `name`, if it declares one.
-fn reader_default(reader: &Json, name: &str) -> Option<Json> {
-    reader
-        .get("fields")?
-        .as_array()?
-        .iter()
-        .find(|f| f.get("name").and_then(Json::as_str) == Some(name))?
-        .get("default")
-        .cloned()
-}
-
 /// How writer type `ty` is read into a column of type `column` (None: not allowed by Avro's
-/// resolution rules).
-fn resolve(ty: &AvroType, column: ColumnType, nullable: bool) -> Option<Read> {
+/// resolution rules, to which the lander adds enum → string). A logical type is read as its
+/// underlying type.
+fn resolve(ty: &Schema, names: &NamesRef<'_>, column: ColumnType, nullable: bool) -> Option<Read> {
     use ColumnType as C;
-    Some(match (ty, column) {
-        (AvroType::Null, _) if nullable => Read::Null,
-        (AvroType::Boolean, C::Boolean) => Read::Boolean,
+    Some(match (schema::definition(ty, names).ok()?, column) {
+        (Schema::Null, _) if nullable => Read::Null,
+        (Schema::Boolean, C::Boolean) => Read::Boolean,
         (
-            AvroType::Int,
+            Schema::Int | Schema::Date | Schema::TimeMillis,
             C::Int32 | C::Int64 | C::Float32 | C::Float64 | C::TimestampMillis | C::TimestampMicros,
         ) => Read::Int,
         (
-            AvroType::Long,
+            Schema::Long
+            | Schema::TimeMicros
+            | Schema::TimestampMillis
+            | Schema::TimestampMicros
+            | Schema::TimestampNanos
+            | Schema::LocalTimestampMillis
+            | Schema::LocalTimestampMicros
+            | Schema::LocalTimestampNanos,
             C::Int64 | C::Float32 | C::Float64 | C::TimestampMillis | C::TimestampMicros,
         ) => Read::Long,
-        (AvroType::Float, C::Float32 | C::Float64) => Read::Float,
-        (AvroType::Double, C::Float64) => Read::Double,
-        (AvroType::String | AvroType::Bytes, C::Utf8 | C::Binary) => Read::Bytes,
-        (AvroType::Enum(symbols), C::Utf8) => Read::Enum(Arc::clone(symbols)),
-        (AvroType::Union(branches), _) => {
+        (Schema::Float, C::Float32 | C::Float64) => Read::Float,
+        (Schema::Double, C::Float64) => Read::Double,
+        (
+            Schema::String
+            | Schema::Bytes
+            | Schema::BigDecimal
+            | Schema::Uuid(UuidSchema::String | UuidSchema::Bytes)
+            | Schema::Decimal(DecimalSchema {
+                inner: InnerDecimalSchema::Bytes,
+                ..
+            }),
+            C::Utf8 | C::Binary,
+        ) => Read::Bytes,
+        (Schema::Enum(e), C::Utf8) => Read::Enum(e.symbols.clone().into()),
+        (Schema::Union(union), _) => {
             // Branches that cannot be read fail at decode time (as Avro does), not here, but at
             // least one must be readable.
-            let reads: Vec<Read> = branches
+            let reads: Vec<Read> = union
+                .variants()
                 .iter()
-                .map(|b| resolve(b, column, nullable).unwrap_or(Read::Union(Vec::new())))
+                .map(|b| resolve(b, names, column, nullable).unwrap_or(Read::Union(Vec::new())))
                 .collect();
             if reads
                 .iter()
@@ -284,6 +315,89 @@ fn resolve(ty: &AvroType, column: ColumnType, nullable: bool) -> Option<Read> {
         }
         _ => return None,
     })
+}
+
+/// Compiles the [`Skip`] of writer fields the bronze table does not have, and the table of the
+/// named records they refer to (a record may refer to itself).
+struct SkipCompiler<'n, 's> {
+    names: &'n NamesRef<'s>,
+    indices: HashMap<Name, usize>,
+    named: Vec<Skip>,
+}
+
+impl<'n, 's> SkipCompiler<'n, 's> {
+    fn new(names: &'n NamesRef<'s>) -> Self {
+        Self {
+            names,
+            indices: HashMap::new(),
+            named: Vec::new(),
+        }
+    }
+
+    fn compile(&mut self, ty: &Schema, depth: usize) -> Result<Skip, String> {
+        if depth > MAX_DEPTH {
+            return Err("the schema nests too deeply".into());
+        }
+        Ok(match ty {
+            Schema::Ref { name } => match self.indices.get(name) {
+                Some(index) => Skip::Named(*index),
+                None => self.compile(schema::definition(ty, self.names)?, depth + 1)?,
+            },
+            Schema::Null => Skip::Null,
+            Schema::Boolean => Skip::Boolean,
+            Schema::Int
+            | Schema::Long
+            | Schema::Enum(_)
+            | Schema::Date
+            | Schema::TimeMillis
+            | Schema::TimeMicros
+            | Schema::TimestampMillis
+            | Schema::TimestampMicros
+            | Schema::TimestampNanos
+            | Schema::LocalTimestampMillis
+            | Schema::LocalTimestampMicros
+            | Schema::LocalTimestampNanos => Skip::Varint,
+            Schema::Float => Skip::Fixed(4),
+            Schema::Double => Skip::Fixed(8),
+            Schema::Fixed(FixedSchema { size, .. })
+            | Schema::Duration(FixedSchema { size, .. })
+            | Schema::Uuid(UuidSchema::Fixed(FixedSchema { size, .. }))
+            | Schema::Decimal(DecimalSchema {
+                inner: InnerDecimalSchema::Fixed(FixedSchema { size, .. }),
+                ..
+            }) => Skip::Fixed(*size),
+            Schema::Bytes
+            | Schema::String
+            | Schema::BigDecimal
+            | Schema::Uuid(UuidSchema::String | UuidSchema::Bytes)
+            | Schema::Decimal(DecimalSchema {
+                inner: InnerDecimalSchema::Bytes,
+                ..
+            }) => Skip::Bytes,
+            Schema::Array(array) => Skip::Array(Box::new(self.compile(&array.items, depth + 1)?)),
+            Schema::Map(map) => Skip::Map(Box::new(self.compile(&map.types, depth + 1)?)),
+            Schema::Union(union) => Skip::Union(
+                union
+                    .variants()
+                    .iter()
+                    .map(|b| self.compile(b, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Schema::Record(record) => {
+                // Registered before its fields, which may refer to it.
+                let index = self.named.len();
+                self.named.push(Skip::Null);
+                self.indices.insert(record.name.clone(), index);
+                let fields = record
+                    .fields
+                    .iter()
+                    .map(|f| self.compile(&f.schema, depth + 1))
+                    .collect::<Result<_, _>>()?;
+                self.named[index] = Skip::Record(fields);
+                Skip::Named(index)
+            }
+        })
+    }
 }
 
 /// Event columns whose decoded values [`DecodePlan::decode_into`] keeps on the stack.

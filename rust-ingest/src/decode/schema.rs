@@ -1,129 +1,130 @@
-//! The writer's Avro schema (JSON), parsed as far as decoding and skipping need it. A
-//! hand-written parser of the subset the decoder reads.
+//! The writer's Avro schema (from the schema registry or the schema files) and the topic's
+//! reader schema (`schema-registry/<topic>.avsc`), parsed and their named types resolved by
+//! `apache_avro`, and the writer checked readable as the reader with Avro's schema resolution
+//! rules (`apache_avro::schema_compatibility`).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use apache_avro::error::CompatibilityError;
+use apache_avro::schema::{NamesRef, RecordSchema, UnionSchema};
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::Schema;
 
-use serde_json::Value as Json;
-
-/// Deepest nesting of writer types the plan compiler accepts.
-pub(super) const MAX_DEPTH: usize = 32;
-
-/// An Avro type of a writer schema, as far as decoding and skipping need it.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum AvroType {
-    Null,
-    Boolean,
-    Int,
-    Long,
-    Float,
-    Double,
-    Bytes,
-    String,
-    Enum(Arc<[String]>),
-    Fixed(usize),
-    Array(Box<AvroType>),
-    Map(Box<AvroType>),
-    Record(Vec<(String, AvroType)>),
-    Union(Vec<AvroType>),
-}
-
-/// Parses an Avro schema JSON into [`AvroType`]; named types may be referenced after their
-/// definition.
-pub(super) fn parse_type(
-    json: &Json,
-    names: &mut HashMap<String, AvroType>,
-    depth: usize,
-) -> Result<AvroType, String> {
-    if depth > MAX_DEPTH {
-        return Err("the schema nests too deeply".into());
-    }
-    match json {
-        Json::String(name) => primitive(name)
-            .or_else(|| names.get(name.as_str()).cloned())
-            .or_else(|| {
-                let short = name.rsplit('.').next().unwrap_or(name);
-                names.get(short).cloned()
-            })
-            .ok_or_else(|| format!("unknown type {name:?}")),
-        Json::Array(branches) => branches
-            .iter()
-            .map(|b| parse_type(b, names, depth + 1))
-            .collect::<Result<Vec<_>, _>>()
-            .map(AvroType::Union),
-        Json::Object(object) => {
-            let kind = object
-                .get("type")
-                .ok_or_else(|| "a type object without \"type\"".to_owned())?;
-            let name = object.get("name").and_then(Json::as_str).map(str::to_owned);
-            let parsed = match kind.as_str() {
-                Some("enum") => AvroType::Enum(
-                    object
-                        .get("symbols")
-                        .and_then(Json::as_array)
-                        .ok_or("an enum without symbols")?
-                        .iter()
-                        .map(|s| s.as_str().map(str::to_owned).ok_or("a non-string symbol"))
-                        .collect::<Result<Vec<_>, _>>()?
-                        .into(),
-                ),
-                Some("fixed") => AvroType::Fixed(
-                    object
-                        .get("size")
-                        .and_then(Json::as_u64)
-                        .and_then(|s| usize::try_from(s).ok())
-                        .ok_or("a fixed without a size")?,
-                ),
-                Some("array") => AvroType::Array(Box::new(parse_type(
-                    object.get("items").ok_or("an array without items")?,
-                    names,
-                    depth + 1,
-                )?)),
-                Some("map") => AvroType::Map(Box::new(parse_type(
-                    object.get("values").ok_or("a map without values")?,
-                    names,
-                    depth + 1,
-                )?)),
-                Some("record") | Some("error") => {
-                    let fields = object
-                        .get("fields")
-                        .and_then(Json::as_array)
-                        .ok_or("a record without fields")?;
-                    let mut out = Vec::with_capacity(fields.len());
-                    for field in fields {
-                        let fname = field
-                            .get("name")
-                            .and_then(Json::as_str)
-                            .ok_or("a field without a name")?;
-                        let ftype = field.get("type").ok_or("a field without a type")?;
-                        out.push((fname.to_owned(), parse_type(ftype, names, depth + 1)?));
-                    }
-                    AvroType::Record(out)
-                }
-                // A primitive with a logical type (timestamp-millis, …): its base type.
-                _ => parse_type(kind, names, depth + 1)?,
-            };
-            if let Some(name) = name {
-                let short = name.rsplit('.').next().unwrap_or(&name).to_owned();
-                names.insert(short, parsed.clone());
-                names.insert(name, parsed.clone());
-            }
-            Ok(parsed)
+/// Parses an Avro schema (JSON text); `which` names it in the error ("the writer schema").
+pub(super) fn parse(text: &str, which: &str) -> Result<Schema, String> {
+    Schema::parse_str(text).map_err(|err| {
+        let mut text = format!("{which} is not a valid Avro schema: {err}");
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
         }
-        other => Err(format!("{other} is not an Avro type")),
+        text
+    })
+}
+
+/// The record at the root of a schema.
+pub(super) fn record<'s>(schema: &'s Schema, which: &str) -> Result<&'s RecordSchema, String> {
+    match schema {
+        Schema::Record(record) => Ok(record),
+        _ => Err(format!("{which} is not a record")),
     }
 }
 
-fn primitive(name: &str) -> Option<AvroType> {
-    Some(match name {
-        "null" => AvroType::Null,
-        "boolean" => AvroType::Boolean,
-        "int" => AvroType::Int,
-        "long" => AvroType::Long,
-        "float" => AvroType::Float,
-        "double" => AvroType::Double,
-        "bytes" => AvroType::Bytes,
-        "string" => AvroType::String,
-        _ => return None,
+/// The definition a reference names (a schema that is not a reference is its own definition).
+pub(super) fn definition<'s>(
+    schema: &'s Schema,
+    names: &NamesRef<'s>,
+) -> Result<&'s Schema, String> {
+    match schema {
+        Schema::Ref { name } => names
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("unknown type {}", name.fullname(None))),
+        other => Ok(other),
+    }
+}
+
+/// Checks that records written with `writer` can be read as `reader` by Avro's schema
+/// resolution. The lander also reads an enum as its symbol into a string column, a promotion
+/// Avro's resolution lacks: a writer field the reader reads as a string is checked with its
+/// enums taken as strings.
+pub(super) fn check_readable(
+    writer: &RecordSchema,
+    names: &NamesRef<'_>,
+    reader: &RecordSchema,
+) -> Result<(), String> {
+    let mut view = writer.clone();
+    for field in &mut view.fields {
+        let Some(read_as) = reader.fields.iter().find(|r| r.name == field.name) else {
+            continue;
+        };
+        let as_string = reads_string(&read_as.schema);
+        field.schema = checked_form(&field.schema, names, as_string)
+            .map_err(|err| format!("field {}: {err}", field.name))?;
+    }
+    SchemaCompatibility::can_read(&Schema::Record(view), &Schema::Record(reader.clone()))
+        .map(|_| ())
+        .map_err(|err| describe(&err, writer, reader))
+}
+
+/// Whether a reader field holds a string (or a nullable one).
+fn reads_string(schema: &Schema) -> bool {
+    match schema {
+        Schema::String => true,
+        Schema::Union(union) => union.variants().iter().any(reads_string),
+        _ => false,
+    }
+}
+
+/// A writer field's type as the compatibility check sees it: references replaced by their
+/// definitions (the check does not follow them), and enums by strings when `as_string`.
+fn checked_form(schema: &Schema, names: &NamesRef<'_>, as_string: bool) -> Result<Schema, String> {
+    Ok(match definition(schema, names)? {
+        Schema::Enum(_) if as_string => Schema::String,
+        Schema::Union(union) => Schema::Union(
+            UnionSchema::new(
+                union
+                    .variants()
+                    .iter()
+                    .map(|v| checked_form(v, names, as_string))
+                    .collect::<Result<_, _>>()?,
+            )
+            .map_err(|err| err.to_string())?,
+        ),
+        other => other.clone(),
     })
+}
+
+/// The crate's compatibility error, with the types of the field it is about.
+fn describe(err: &CompatibilityError, writer: &RecordSchema, reader: &RecordSchema) -> String {
+    match err {
+        CompatibilityError::FieldTypeMismatch(field, inner) => {
+            let canonical = |record: &RecordSchema| {
+                record
+                    .fields
+                    .iter()
+                    .find(|f| &f.name == field)
+                    .map_or_else(|| "(none)".to_owned(), |f| f.schema.canonical_form())
+            };
+            let inner = match inner.as_ref() {
+                CompatibilityError::WrongType { .. } => "no resolution rule".to_owned(),
+                other => other.to_string(),
+            };
+            format!(
+                "field {field}: the writer's {} cannot be read as the reader's {} ({inner})",
+                canonical(writer),
+                canonical(reader)
+            )
+        }
+        CompatibilityError::NameMismatch {
+            writer_name,
+            reader_name,
+        } => format!(
+            "the writer's record is named {writer_name}, the reader's {reader_name} (Avro's \
+             resolution matches records by their name)"
+        ),
+        CompatibilityError::MissingDefaultValue(field) => {
+            format!("required field {field} is missing and has no default")
+        }
+        other => other.to_string(),
+    }
 }

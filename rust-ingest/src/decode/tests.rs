@@ -193,3 +193,91 @@ fn never_panics_on_noise() {
         let _ = d.decode(Some(&v), &mut batches, &META);
     }
 }
+
+#[test]
+fn malformed_and_incompatible_writer_schemas_say_what_and_which() {
+    let mut d = decoder();
+    let mut batches = PartitionedBatches::new(Arc::clone(d.bronze()));
+    let cases = [
+        (11, "{", "not a valid Avro schema"),
+        (
+            12,
+            r#"{"type":"record","name":"AuthEvent","fields":[{"name":"ts","type":"nope"}]}"#,
+            "not a valid Avro schema",
+        ),
+        (13, r#""long""#, "not a record"),
+        // ts written as a string: no resolution rule reads it as the reader's long.
+        (
+            14,
+            r#"{"type":"record","name":"AuthEvent","fields":[{"name":"ts","type":"string"}]}"#,
+            "field ts",
+        ),
+        (
+            15,
+            r#"{"type":"record","name":"Other","fields":[{"name":"ts","type":"long"}]}"#,
+            "Other",
+        ),
+    ];
+    for (id, writer, expected) in cases {
+        d.add_schema(id, Ok(writer));
+        let err = d
+            .decode(Some(&framed(id, &[2])), &mut batches, &META)
+            .expect_err("incompatible");
+        assert_eq!(err.reason(), "incompatible_schema", "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("writer schema {id} ")), "{text}");
+        assert!(text.contains("auth_events"), "{text}");
+        assert!(text.contains(expected), "{text}");
+    }
+}
+
+#[test]
+fn skips_named_and_recursive_writer_types() {
+    // Extra writer fields: a recursive record (a linked list) and a second use of a named enum;
+    // both are skipped. `level` is that enum, read as a string.
+    let writer = r#"{"type":"record","name":"AuthEvent","namespace":"w","fields":[
+        {"name":"ts","type":"long"},
+        {"name":"chain","type":{"type":"record","name":"Node","fields":[
+            {"name":"v","type":"int"},{"name":"next","type":["null","Node"]}]}},
+        {"name":"sessionId","type":"long"},
+        {"name":"level","type":{"type":"enum","name":"L","symbols":["free","paid"]}},
+        {"name":"level2","type":"L"},
+        {"name":"itemInSession","type":"int"},{"name":"city","type":"string"},
+        {"name":"zip","type":"string"},{"name":"state","type":"string"},
+        {"name":"userAgent","type":"string"},{"name":"lon","type":"double"},
+        {"name":"lat","type":"double"},{"name":"userId","type":["null","long"]},
+        {"name":"lastName","type":["null","string"]},{"name":"firstName","type":["null","string"]},
+        {"name":"gender","type":["null","string"]},{"name":"registration","type":["null","long"]},
+        {"name":"success","type":"boolean"}]}"#;
+    let mut d = decoder();
+    d.add_schema(20, Ok(writer));
+    let mut b = Vec::new();
+    zigzag(&mut b, 1_700_000_000_000);
+    for v in [1, 2, 3] {
+        zigzag(&mut b, v); // chain node value
+        zigzag(&mut b, if v < 3 { 1 } else { 0 }); // next: the Node branch, or null
+    }
+    zigzag(&mut b, 42);
+    zigzag(&mut b, 1); // level: paid
+    zigzag(&mut b, 0); // level2: free
+    zigzag(&mut b, 3);
+    for s in ["Boston", "02101", "MA", "ua"] {
+        string(&mut b, s);
+    }
+    b.extend_from_slice(&1.5f64.to_le_bytes());
+    b.extend_from_slice(&42.0f64.to_le_bytes());
+    for _ in 0..5 {
+        zigzag(&mut b, 0);
+    }
+    b.push(1);
+    let mut batches = PartitionedBatches::new(Arc::clone(d.bronze()));
+    d.decode(Some(&framed(20, &b)), &mut batches, &META)
+        .expect("skipped");
+    let out = batches.finish_all().expect("batch");
+    let level = out[0].batch.column_by_name("level").and_then(|c| {
+        c.as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .map(|a| a.value(0).to_owned())
+    });
+    assert_eq!(level.as_deref(), Some("paid"));
+}

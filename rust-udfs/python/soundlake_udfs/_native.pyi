@@ -1,6 +1,18 @@
 """Type stubs of the native module built from rust-udfs/src/lib.rs."""
 
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
 import pyarrow as pa
+
+# An argument as pyarrow.compute takes one (rust-udfs/src/arguments.rs): an array, a chunked
+# array, or a scalar (a pyarrow.Scalar or a Python value pyarrow.scalar takes) broadcast to the
+# length of the array arguments; a list, tuple or NumPy array is made an array.
+_Datum: TypeAlias = (
+    pa.Array | pa.ChunkedArray | pa.Scalar | bool | int | float | str | bytes | Sequence[Any] | None
+)
+# An array; a chunked array when an argument is chunked; a scalar when all arguments are.
+_Result: TypeAlias = pa.Array | pa.ChunkedArray | pa.Scalar
 
 __all__ = [
     "__version__",
@@ -25,29 +37,31 @@ def arrow_identity(array: pa.Array) -> pa.Array:
     Accepts any object with ``__arrow_c_array__``; the input is validated on the way in.
     """
 
-def normalize_name(texts: pa.Array) -> pa.Array:
-    """``normalize_name`` over a ``string``/``large_string`` array (see soundlake_udfs.arrow).
+def normalize_name(texts: _Datum) -> _Result:
+    """``normalize_name`` over ``string``/``large_string`` values (see soundlake_udfs.arrow).
 
-    Raises ValueError for an array of another type.
+    Raises ValueError for values of another type.
     """
 
-def h3_cell(lat: pa.Array, lon: pa.Array, resolution: pa.Array) -> pa.Array:
-    """``h3_cell`` over numeric arrays of one length, as ``int64`` (see soundlake_udfs.arrow).
+def h3_cell(lat: _Datum, lon: _Datum, resolution: _Datum) -> _Result:
+    """``h3_cell`` over numeric arrays of one length or scalars, as ``int64`` (see
+    soundlake_udfs.arrow).
 
     Raises ValueError for arrays of different lengths or of a non-numeric type.
     """
 
 def event_problems(
-    ts: pa.Array,
-    user_id: pa.Array,
-    auth: pa.Array,
-    level: pa.Array,
-    lat: pa.Array,
-    lon: pa.Array,
-    zip: pa.Array,
-    state: pa.Array,
-) -> pa.Array:
-    """``event_problems`` as ``list<string>`` (see soundlake_udfs.arrow).
+    ts: _Datum,
+    user_id: _Datum,
+    auth: _Datum,
+    level: _Datum,
+    lat: _Datum,
+    lon: _Datum,
+    zip: _Datum,
+    state: _Datum,
+) -> _Result:
+    """``event_problems`` as ``list<string>`` over arrays of one length or scalars (see
+    soundlake_udfs.arrow).
 
     Raises ValueError for arrays of different lengths or of unexpected types.
     """
@@ -55,13 +69,13 @@ def event_problems(
 def event_problem_rules() -> list[tuple[str, str]]:
     """Each rule code of ``event_problems`` with what it means, in order."""
 
-def parse_user_agent(agents: pa.Array) -> pa.Array:
-    """``parse_user_agent`` as a struct array (see soundlake_udfs.arrow).
+def parse_user_agent(agents: _Datum) -> _Result:
+    """``parse_user_agent`` as structs (see soundlake_udfs.arrow).
 
-    Raises ValueError for an array that is not of strings.
+    Raises ValueError for values that are not strings.
     """
 
-def sessionize(ts: pa.Array, gap_ms: int) -> pa.Array:
+def sessionize(ts: _Datum, gap_ms: int) -> _Result:
     """Session numbers of sorted event times, a gap of more than ``gap_ms`` starting a new one.
 
     Raises ValueError for unsorted times, nulls before times, or a negative gap.

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from soundlake_udfs import arrow
 
 if TYPE_CHECKING:
@@ -48,7 +50,22 @@ def spark_udf(name: str) -> Any:
         spec = SPECS[name]
     except KeyError:
         raise KeyError(f"no Soundlake UDF called {name!r}; known: {sorted(SPECS)}") from None
-    return arrow_udf(spec.function, returnType=spec.return_type)
+    return arrow_udf(on_arrays(spec.function), returnType=spec.return_type)
+
+
+def on_arrays(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as a scalar ``arrow_udf`` of Spark, which passes one ``pa.Array`` per column
+    and reads the kind of UDF from the type hints: every parameter and the result a
+    ``pa.Array`` (the functions of ``soundlake_udfs.arrow`` are hinted wider: they also take
+    scalars and chunked arrays)."""
+
+    def udf(*columns: pa.Array) -> pa.Array:
+        result: pa.Array = function(*columns)
+        return result
+
+    udf.__name__ = udf.__qualname__ = function.__name__
+    udf.__doc__ = function.__doc__
+    return udf
 
 
 def column(value: Any, *, literal: bool = False) -> Column:

@@ -1,20 +1,42 @@
 """Soundlake's UDFs on pyarrow arrays, without Spark: the same names and the same results as in
 Spark SQL, for pandas/polars users, notebooks and tests.
 
-Every function takes ``pyarrow.Array`` arguments of one length (anything with
-``__arrow_c_array__`` works) and returns a new ``pyarrow.Array`` of that length; a null input
-gives a null output. The work is done in Rust (``soundlake_udfs._native``); the arrays cross
-the boundary through the Arrow C data interface, without copying.
+Every function takes its arguments as ``pyarrow.compute`` does (see :data:`Datum`): arrays
+(anything with ``__arrow_c_array__``), ``pyarrow.ChunkedArray``s, and scalars — a
+``pyarrow.Scalar`` or a plain Python value such as ``7`` or ``"free"`` — which stand for a
+column of that value as long as the array arguments, so ``h3_cell(lat, lon, 7)`` needs no
+column of 7s. The result has the shape of the arguments: a ``pyarrow.Array`` of their length, a
+``pyarrow.ChunkedArray`` when one of them is chunked, and a ``pyarrow.Scalar`` when all of them
+are scalars. Array arguments of different lengths raise ``ValueError``; a null input gives a
+null output. The work is done in Rust (``soundlake_udfs._native``); the arrays cross the
+boundary through the Arrow C data interface, without copying.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
 from soundlake_udfs import _native
 
+#: An argument of the functions below, as ``pyarrow.compute`` takes one: an array (anything with
+#: ``__arrow_c_array__``), a ``pyarrow.ChunkedArray``, a ``pyarrow.Scalar`` or a Python value
+#: that ``pyarrow.scalar`` takes (a scalar, broadcast to the length of the array arguments); a
+#: list, tuple or NumPy array is made an array by ``pyarrow.array``.
+Datum: TypeAlias = (
+    pa.Array | pa.ChunkedArray | pa.Scalar | bool | int | float | str | bytes | Sequence[Any] | None
+)
+
+#: A result: an array, a chunked array when an argument is chunked, a scalar when every argument
+#: is a scalar.
+Result: TypeAlias = pa.Array | pa.ChunkedArray | pa.Scalar
+
 __all__ = [
     "EVENT_PROBLEM_RULES",
+    "Datum",
+    "Result",
     "event_problems",
     "h3_cell",
     "normalize_name",
@@ -28,7 +50,7 @@ __all__ = [
 EVENT_PROBLEM_RULES: dict[str, str] = dict(_native.event_problem_rules())
 
 
-def normalize_name(texts: pa.Array) -> pa.Array:
+def normalize_name(texts: Datum) -> Result:
     """The deduplication key of an artist or song name (``string`` → ``string``).
 
     Unicode NFKD, combining marks removed (accents go), lower case, every run of characters
@@ -36,32 +58,31 @@ def normalize_name(texts: pa.Array) -> pa.Array:
     ``"the "`` removed: ``"The Beatles"`` → ``"beatles"``, ``"Beyoncé"`` → ``"beyonce"``,
     ``"AC/DC"`` → ``"ac dc"``. Accepts ``string`` and ``large_string``; returns ``string``.
     """
-    result: pa.Array = _native.normalize_name(texts)
-    return result
+    return _native.normalize_name(texts)
 
 
-def h3_cell(lat: pa.Array, lon: pa.Array, resolution: pa.Array) -> pa.Array:
+def h3_cell(lat: Datum, lon: Datum, resolution: Datum) -> Result:
     """The H3 cell id that contains each point, as ``int64``.
 
     The id equals ``h3.str_to_int(h3.latlng_to_cell(lat, lon, resolution))`` of the Python
     ``h3`` package. Coordinates and resolution may be of any numeric type. The result is null
     when an input is null, a coordinate is not finite, the latitude is outside [-90, 90], the
-    longitude outside [-180, 180], or the resolution outside 0..15.
+    longitude outside [-180, 180], or the resolution outside 0..15. A constant resolution is
+    given as a scalar: ``h3_cell(lat, lon, 7)``.
     """
-    result: pa.Array = _native.h3_cell(lat, lon, resolution)
-    return result
+    return _native.h3_cell(lat, lon, resolution)
 
 
 def event_problems(
-    ts: pa.Array,
-    user_id: pa.Array,
-    auth: pa.Array,
-    level: pa.Array,
-    lat: pa.Array,
-    lon: pa.Array,
-    zip: pa.Array,
-    state: pa.Array,
-) -> pa.Array:
+    ts: Datum,
+    user_id: Datum,
+    auth: Datum,
+    level: Datum,
+    lat: Datum,
+    lon: Datum,
+    zip: Datum,
+    state: Datum,
+) -> Result:
     """The data quality problems of each event, as ``list<string>`` (empty when clean, never
     null): the silver layer's rules in one place, see :data:`EVENT_PROBLEM_RULES`.
 
@@ -69,11 +90,10 @@ def event_problems(
     a string (``""`` counts as no user); ``auth``, ``level``, ``zip`` and ``state`` strings;
     ``lat`` and ``lon`` numbers. A column that is all null may have the ``null`` type.
     """
-    result: pa.Array = _native.event_problems(ts, user_id, auth, level, lat, lon, zip, state)
-    return result
+    return _native.event_problems(ts, user_id, auth, level, lat, lon, zip, state)
 
 
-def parse_user_agent(agents: pa.Array) -> pa.Array:
+def parse_user_agent(agents: Datum) -> Result:
     """Browser, OS and device type of each user agent string, as a struct array with the
     string fields ``browser``, ``browser_version``, ``os``, ``os_version``, ``device_type``.
 
@@ -83,18 +103,17 @@ def parse_user_agent(agents: pa.Array) -> pa.Array:
     "tablet", "mobile", "desktop" or "other". Surrounding double quotes (eventsim writes its
     agents quoted) are ignored. A null agent gives a null struct.
     """
-    result: pa.Array = _native.parse_user_agent(agents)
-    return result
+    return _native.parse_user_agent(agents)
 
 
-def sessionize(ts: pa.Array, gap_seconds: float) -> pa.Array:
+def sessionize(ts: Datum, gap_seconds: float) -> Result:
     """Session numbers (``int64``: 1, 2, …) of one user's event times, sorted ascending with
     nulls last: a session starts at the first event and at every event more than
     ``gap_seconds`` after the previous one. ``ts`` is epoch milliseconds (any integer type)
-    or a timestamp; a null time gets a null number. Unsorted input raises ValueError.
+    or a timestamp; a null time gets a null number. Unsorted input raises ValueError. The
+    chunks of a ``ChunkedArray`` are one sequence (a session may span them).
     """
-    result: pa.Array = _native.sessionize(ts, gap_millis(gap_seconds))
-    return result
+    return _native.sessionize(ts, gap_millis(gap_seconds))
 
 
 def sessionize_table(
