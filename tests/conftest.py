@@ -103,6 +103,7 @@ class Endpoints:
     webhdfs_url: str
     clickhouse_url: str
     prometheus_url: str
+    spark_thrift: str  # host:port of the Spark Thrift server (dbt's `thrift` target)
 
     @classmethod
     def from_env(cls) -> Endpoints:
@@ -117,6 +118,10 @@ class Endpoints:
             webhdfs_url=setting("SOUNDLAKE_WEBHDFS_URL", f"http://{hdfs_host}:9870"),
             clickhouse_url=setting("SOUNDLAKE_CLICKHOUSE_URL", "http://127.0.0.1:8123"),
             prometheus_url=setting("SOUNDLAKE_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+            spark_thrift=(
+                f"{setting('SOUNDLAKE_SPARK_THRIFT_HOST', '127.0.0.1')}:"
+                f"{setting('SOUNDLAKE_SPARK_THRIFT_PORT', '10000')}"
+            ),
         )
 
 
@@ -168,11 +173,16 @@ def check_prometheus(endpoints: Endpoints) -> None:
     http_request(f"{endpoints.prometheus_url}/-/ready")
 
 
+def check_spark_thrift(endpoints: Endpoints) -> None:
+    check_tcp(endpoints.spark_thrift, "Spark Thrift server")
+
+
 HEALTH_CHECKS = {
     "kafka": check_kafka,
     "hdfs": check_hdfs,
     "clickhouse": check_clickhouse,
     "prometheus": check_prometheus,
+    "spark-thrift": check_spark_thrift,
 }
 
 

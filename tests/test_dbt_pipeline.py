@@ -46,11 +46,17 @@ TOP_N = 20
 BUILD_TIMEOUT_S = 1200
 
 
-def run(command: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> str:
-    """Run a command from the repository root; fail the test with its output when it fails."""
+def run(
+    command: list[str],
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    cwd: Path = ROOT,
+) -> str:
+    """Run a command (from the repository root unless told); fail the test with its output
+    when it fails."""
     try:
         done = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"{command[0]} timed out after {timeout}s:\n{err.stdout}\n{err.stderr}")
@@ -78,12 +84,14 @@ def hdfs_move(folder: HdfsDir, source: str, target: str) -> None:
     assert answer.get("boolean") is True, f"WebHDFS RENAME {source} -> {target}: {answer}"
 
 
-def move_days(folder: HdfsDir, landing: str, prefix: str, days: tuple[str, ...]) -> None:
+def move_days(
+    folder: HdfsDir, landing: str, prefix: str, days: tuple[str, ...], lake: str = "lake"
+) -> None:
     for topic in TOPICS:
         for day in days:
             source = f"{landing}/bronze/{prefix}{topic}/event_date={day}"
             if f"event_date={day}" in folder.list_names(f"{landing}/bronze/{prefix}{topic}"):
-                hdfs_move(folder, source, f"lake/bronze/{prefix}{topic}/event_date={day}")
+                hdfs_move(folder, source, f"{lake}/bronze/{prefix}{topic}/event_date={day}")
 
 
 def partition_times(folder: HdfsDir, table_dir: str) -> dict[str, int]:
@@ -396,7 +404,7 @@ def snapshot(spark: SparkSession, lake_url: str) -> dict[str, pd.DataFrame]:
 
 
 def test_dbt_builds_silver_and_gold_from_landed_events_incrementally(
-    pipeline: Pipeline, spark: SparkSession
+    pipeline: Pipeline, spark: SparkSession, stack: Endpoints
 ) -> None:
     folder = pipeline.folder
     pipeline.dbt("build")  # every model and every data test, days 1 and 2
@@ -438,6 +446,55 @@ def test_dbt_builds_silver_and_gold_from_landed_events_incrementally(
     rebuilt = snapshot(spark, pipeline.lake_url)
     for model in GOLD:
         pd.testing.assert_frame_equal(rebuilt[model], incremental[model], obj=model)
+
+    # plain dbt, as a user runs it in dbt_spark/ (no options: the profile's default target is
+    # the stack's Spark Thrift server), builds the same reports from the same events landed
+    # separately (the days of both landings that are still there, into a lake of its own)
+    prefix = pipeline.dbt_env["SOUNDLAKE_TOPIC_PREFIX"]
+    move_days(folder, "landing2", prefix, FIRST_DAYS, "plain")
+    move_days(folder, "landing1", prefix, (NEW_DAY,), "plain")
+    through_thrift = plain_dbt_build(pipeline, stack)
+    plain = snapshot(spark, through_thrift)
+    for model in GOLD:
+        pd.testing.assert_frame_equal(plain[model], incremental[model], obj=f"plain dbt: {model}")
+
+
+def plain_dbt_build(pipeline: Pipeline, stack: Endpoints) -> str:
+    """`dbt build` run in dbt_spark/ with nothing but the lake, schema and dbt folders set,
+    into the lake `plain/` beside the test's; its lake URL. Drops the schema it created in the
+    stack's metastore afterwards."""
+    from pyhive import hive
+
+    lake_url = pipeline.folder.url_of("plain")
+    schema = f"{pipeline.dbt_env['SOUNDLAKE_DBT_SCHEMA']}_plain"
+    host, _, port = stack.spark_thrift.rpartition(":")
+    env = {
+        **os.environ,
+        "SOUNDLAKE_LAKE_URL": lake_url,
+        "SOUNDLAKE_DBT_SCHEMA": schema,
+        "SOUNDLAKE_TOPIC_PREFIX": pipeline.dbt_env["SOUNDLAKE_TOPIC_PREFIX"],
+        "SOUNDLAKE_SPARK_THRIFT_HOST": host,
+        "SOUNDLAKE_SPARK_THRIFT_PORT": port,
+        "DBT_LOG_PATH": pipeline.dbt_env["DBT_LOG_PATH"] + "-plain",
+        "DBT_TARGET_PATH": pipeline.dbt_env["DBT_TARGET_PATH"] + "-plain",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    env.pop("SOUNDLAKE_DBT_TARGET", None)
+    dbt = str(Path(sys.executable).parent / "dbt")
+    connection = hive.connect(host=host, port=int(port), username="tests")
+    try:
+        cursor = connection.cursor()
+        try:
+            run([dbt, "build"], env=env, timeout=BUILD_TIMEOUT_S, cwd=ROOT / "dbt_spark")
+            # it ran on the Thrift server: the models are tables in the server's catalog
+            cursor.execute(f"SHOW TABLES IN {schema}")
+            tables = {row[1] for row in cursor.fetchall()}
+            assert set(GOLD) <= tables, sorted(tables)
+        finally:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        connection.close()
+    return lake_url
 
 
 def days_tested(pipeline: Pipeline, test_prefix: str) -> list[str] | None:

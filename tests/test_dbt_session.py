@@ -18,17 +18,26 @@ def test_project_and_profiles_dirs_default_to_the_repository_dbt_project() -> No
     assert args == [
         "build", "--select", "gold_churn",
         "--project-dir", "/repo/dbt_spark", "--profiles-dir", "/repo/dbt_spark",
+        "--target", "session",
     ]  # fmt: skip
 
 
 def test_given_dirs_are_kept_and_profiles_follow_the_given_project() -> None:
-    args = dbt_args(["run", "--project-dir=/p"], env={})
-    assert args == ["run", "--project-dir=/p", "--profiles-dir", "/p"]
-    args = dbt_args(["run", "--project-dir", "/p", "--profiles-dir", "/q"], env={})
-    assert args == ["run", "--project-dir", "/p", "--profiles-dir", "/q"]
+    args = dbt_args(["run", "--project-dir=/p", "-t", "session"], env={})
+    assert args == ["run", "--project-dir=/p", "-t", "session", "--profiles-dir", "/p"]
+    args = dbt_args(["run", "--project-dir", "/p", "--profiles-dir", "/q", "--target=x"], env={})
+    assert args == ["run", "--project-dir", "/p", "--profiles-dir", "/q", "--target=x"]
     args = dbt_args(["run"], env={"SOUNDLAKE_DBT_PROJECT_DIR": "/d", "DBT_PROFILES_DIR": "/x"})
-    assert args == ["run", "--project-dir", "/d"]
+    assert args == ["run", "--project-dir", "/d", "--target", "session"]
     assert dbt_args(["--version"], env={}) == ["--version"]
+
+
+def test_soundlake_dbt_runs_its_session_unless_told_otherwise() -> None:
+    """The profile's default target is `thrift` (for plain dbt); soundlake-dbt passes its own
+    target explicitly: the flag, else SOUNDLAKE_DBT_TARGET, else `session`."""
+    assert dbt_args(["build"], env={"SOUNDLAKE_ROOT": "/r"})[-2:] == ["--target", "session"]
+    env = {"SOUNDLAKE_ROOT": "/r", "SOUNDLAKE_DBT_TARGET": "thrift"}
+    assert dbt_args(["build"], env=env)[-2:] == ["--target", "thrift"]
 
 
 def test_the_target_is_the_flag_else_the_environment_else_session() -> None:

@@ -51,8 +51,9 @@ def _has_option(args: Sequence[str], option: str) -> bool:
 
 
 def dbt_args(args: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
-    """``args`` with ``--project-dir`` and ``--profiles-dir`` added when missing (the project
-    from SOUNDLAKE_DBT_PROJECT_DIR, else <SOUNDLAKE_ROOT>/dbt_spark; profiles beside it)."""
+    """``args`` with ``--project-dir``, ``--profiles-dir`` and ``--target`` added when missing
+    (the project from SOUNDLAKE_DBT_PROJECT_DIR, else <SOUNDLAKE_ROOT>/dbt_spark; profiles
+    beside it; the target from :func:`dbt_target`)."""
     env = os.environ if env is None else env
     result = list(args)
     if not result or result[0].startswith("-"):
@@ -68,12 +69,18 @@ def dbt_args(args: Sequence[str], env: Mapping[str, str] | None = None) -> list[
         result += ["--project-dir", project]
     if not _has_option(result, "--profiles-dir") and not env.get("DBT_PROFILES_DIR"):
         result += ["--profiles-dir", project]
+    if not _explicit_target(result):
+        result += ["--target", dbt_target(result, env)]
     return result
 
 
+def _explicit_target(args: Sequence[str]) -> bool:
+    return any(a in ("--target", "-t") or a.startswith("--target=") for a in args)
+
+
 def dbt_target(args: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    """The profile target dbt will use: ``--target``, else SOUNDLAKE_DBT_TARGET (the profile's
-    default), else ``session``."""
+    """The profile target soundlake-dbt runs: ``--target``, else SOUNDLAKE_DBT_TARGET, else
+    ``session`` (the profile's own default is ``thrift``, for plain dbt: see docs/dbt.md)."""
     env = os.environ if env is None else env
     for i, arg in enumerate(args):
         if arg in ("--target", "-t") and i + 1 < len(args):
