@@ -35,11 +35,23 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- The days a test of `relation` checks in this build, or none for every row. -#}
+{#- The days a test of `relation` checks in this build, or none for every row. Asked once per
+    relation and build: a model's tests all run after it is built and before anything rewrites
+    it again, so they share one answer (kept in the run's graph, which every node's context
+    shares, under the invocation's id). -#}
 {% macro build_test_days(relation) %}
   {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
   {%- set test_name = (model.get('test_metadata') or {}).get('name') -%}
   {%- if test_name in whole_table_tests() -%}{{ return(none) }}{%- endif -%}
+  {%- set cache = graph.setdefault('soundlake_test_days_' ~ invocation_id, {}) -%}
+  {%- set key = relation | string -%}
+  {%- if key not in cache -%}{%- do cache.update({key: relation_build_days(relation)}) -%}{%- endif -%}
+  {{ return(cache[key]) }}
+{% endmacro %}
+
+{#- The days of `relation` that this build writes (or is about to, for a staging view), or
+    none when it is not scoped. -#}
+{% macro relation_build_days(relation) %}
   {%- set tested = model_node_of(relation) -%}
   {%- if tested is none -%}{{ return(none) }}{%- endif -%}
   {%- set config = tested.config -%}
