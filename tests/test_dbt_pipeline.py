@@ -612,8 +612,9 @@ def test_a_gold_model_without_rows_gets_an_empty_clickhouse_table(
     columns = [c for c, _ in gold_models()["gold_churn"]]
     assert sorted(pq.read_schema(schema_files[0]).names) == sorted(columns)
 
-    # a second run (incremental, still nothing) rewrites it; the loader creates the table
+    # a second run (incremental, still nothing) keeps it; the loader creates the table
     run([soundlake_dbt, "run", "--select", "gold_churn"], env=env, timeout=BUILD_TIMEOUT_S)
+    assert list(schema_files[0].parent.glob("part-*.parquet")) == schema_files
     run([binary("soundlake-loader"), "--lake-url", lake.as_uri(),
          "--clickhouse-url", clickhouse_db.url, "--database", clickhouse_db.name,
          "--progress", "never"], env=env)  # fmt: skip

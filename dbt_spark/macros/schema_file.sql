@@ -9,14 +9,25 @@
     alone, and Spark writes both files. The leading `_` hides the folder from Spark's listing
     of the table's partitions and from the loader's data files.
 
-    A post-hook of every gold model (dbt_project.yml), so it is rewritten on every build, by
-    `soundlake-dbt` and by plain `dbt build --target thrift` alike; `--full-refresh` empties
-    the table's folder (spark__drop_relation), this folder with it, and the hook writes it
-    again. A non-partitioned INSERT OVERWRITE DIRECTORY of no rows writes one file with the
-    schema (a partitioned write of no rows writes none). -#}
+    A post-hook of every gold model (dbt_project.yml), by `soundlake-dbt` and plain dbt alike.
+    It writes the file when the build created the table (the first build, or `--full-refresh`,
+    which empties the table's folder, this folder with it: spark__drop_relation); an
+    incremental build keeps it, since the columns cannot change then (on_schema_change: fail).
+    Whether the build creates the table is known only before it runs, so a pre-hook notes it
+    (note_table_created). A non-partitioned INSERT OVERWRITE DIRECTORY of no rows writes one
+    file with the schema (a partitioned write of no rows writes none). -#}
+
+{#- Pre-hook: note whether this build creates the table (not incremental), for the post-hook;
+    kept in the run's graph, which every node's context shares, under the invocation id. -#}
+{% macro note_table_created() %}
+  {%- if execute -%}
+    {%- do graph.setdefault('soundlake_created_' ~ invocation_id, {}).update({this | string: not is_incremental()}) -%}
+  {%- endif -%}
+{% endmacro %}
 
 {% macro write_schema_file() %}
-  {%- if execute -%}
+  {%- set created = graph.get('soundlake_created_' ~ invocation_id, {}).get(this | string, true) -%}
+  {%- if execute and created -%}
     {%- set location_root = config.get('location_root') -%}
     {%- if location_root is none -%}
       {{ exceptions.raise_compiler_error("write_schema_file: model " ~ this ~ " has no location_root: it is no lake table") }}
