@@ -6,10 +6,7 @@
     whose files this build wrote (Spark's `_metadata.file_modification_time`, from the lake,
     against the build's start less var clock_skew_minutes, for clocks that differ between the
     dbt host and the NameNode). A build with nothing new tests nothing; a first build
-    or `--full-refresh` writes, and tests, every day. A staging view is tested before its fact is
-    built, on the days that fact will rewrite (meta `test_days_from`: the days of the view's
-    bronze source with rows ingested after the fact's newest); the other days fed fact days
-    that an earlier build wrote and tested.
+    or `--full-refresh` writes, and tests, every day.
 
     Everywhere else, every row is tested: `dbt test` (and every command but build), the tables
     and append-only dimensions, and the tests that compare a model with another table per day
@@ -49,16 +46,11 @@
   {{ return(cache[key]) }}
 {% endmacro %}
 
-{#- The days of `relation` that this build writes (or is about to, for a staging view), or
-    none when it is not scoped. -#}
+{#- The days of `relation` that this build wrote, or none when its tests are not scoped. -#}
 {% macro relation_build_days(relation) %}
   {%- set tested = model_node_of(relation) -%}
   {%- if tested is none -%}{{ return(none) }}{%- endif -%}
   {%- set config = tested.config -%}
-  {%- set days_from = (config.meta or {}).get('test_days_from') -%}
-  {%- if days_from -%}
-    {{ return(days_to_rewrite(tested, relation.incorporate(path={'identifier': days_from}))) }}
-  {%- endif -%}
   {%- set partition_by = config.partition_by -%}
   {%- if partition_by is string -%}{%- set partition_by = [partition_by] -%}{%- endif -%}
   {%- if config.materialized == 'incremental' and partition_by == ['event_date'] -%}
@@ -85,21 +77,4 @@
   {%- set rows = run_query('select distinct cast(event_date as string) from ' ~ relation
       ~ " where _metadata.file_modification_time >= timestamp'" ~ since ~ "'") -%}
   {{ return(rows.columns[0].values() | list | sort) }}
-{% endmacro %}
-
-{#- The days a build will rewrite in `fact` (a relation) from the bronze source of the staging
-    model `node`: those with rows ingested after the fact's newest; none (every day) when the
-    fact does not exist yet. -#}
-{% macro days_to_rewrite(node, fact) %}
-  {%- if adapter.get_relation(fact.database, fact.schema, fact.identifier) is none -%}
-    {{ return(none) }}
-  {%- endif -%}
-  {%- set sources = [] -%}
-  {%- for uid in node.depends_on.nodes if uid.startswith('source.') -%}
-    {%- do sources.append(graph.sources[uid].relation_name) -%}
-  {%- endfor -%}
-  {%- if sources | length != 1 -%}
-    {{ exceptions.raise_compiler_error("test_days_from: " ~ node.name ~ " must read exactly one source, not " ~ sources) }}
-  {%- endif -%}
-  {{ return(new_data_dates(sources, watermark_of=fact)) }}
 {% endmacro %}
