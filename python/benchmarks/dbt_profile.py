@@ -36,9 +36,9 @@ _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 def kind_of(sql: str) -> str:
     """The kind of one SQL statement dbt sent (see the module doc)."""
     text = " ".join(_COMMENT.sub(" ", sql).split()).lower()
-    if "max(_ingested_at)" in text and text.startswith("select cast(max(_ingested_at)"):
-        return "watermark"
-    if text.startswith("select distinct cast(event_date as string)"):
+    if text.startswith(
+        ("select cast(max(_ingested_at)", "select distinct cast(event_date as string)")
+    ):
         return "watermark"
     if text.startswith("insert overwrite directory") and "/_schema/" in text:
         return "schema file"
@@ -48,9 +48,7 @@ def kind_of(sql: str) -> str:
         return "ddl"
     if text.startswith("create table") and " location " in text and " as " not in text:
         return "ddl"  # the bronze tables, no data written
-    if text.startswith("create or replace temporary view") or text.startswith(
-        "create temporary view"
-    ):
+    if text.startswith(("create or replace temporary view", "create temporary view")):
         return "ddl"  # dbt-spark's incremental temp view: lazy, analysed only
     return "work"
 
@@ -100,9 +98,7 @@ def profile(lines: Iterable[str]) -> dict[str, Node]:
         name, thread = info.get("name"), info.get("thread", "")
         if name == "SQLQuery":
             conn = data.get("conn_name") or "master"
-            uid = (
-                conn if "." in conn else ("master" if conn in ("master", "list_schemas") else conn)
-            )
+            uid = "master" if conn == "list_schemas" else conn
             if "on-run-start" in conn or "on-run-end" in conn or conn.startswith("macro_"):
                 uid = "hooks"
             pending[thread] = (uid, kind_of(data.get("sql", "")))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -26,14 +25,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from soundlake.jobs.common import build_session, log, setup_logging
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1.0).close()
-    except OSError:
-        return False
-    return True
+from soundlake.stack.process import port_open
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
