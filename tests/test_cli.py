@@ -9,9 +9,28 @@ from pathlib import Path
 
 import pytest
 
+from soundlake import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SUBCOMMANDS = ("report", "metabase-provision", "stack", "kafka", "hdfs")
+SUBCOMMANDS = (
+    "generate",
+    "land",
+    "dbt",
+    "load",
+    "report",
+    "metabase-provision",
+    "stack",
+    "kafka",
+    "hdfs",
+)
+# The subcommands that run another installed program, and a line of that program's own help.
+RUNS = {
+    "generate": "Usage: eventsim ",
+    "land": "Usage: soundlake-ingest ",
+    "dbt": "usage: soundlake-dbt ",
+    "load": "Usage: soundlake-loader ",
+}
 
 
 def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
@@ -39,7 +58,27 @@ def test_soundlake_without_or_with_an_unknown_subcommand_fails_with_the_usage() 
 def test_each_subcommand_has_help(name: str) -> None:
     shown = run(BIN / "soundlake", name, "--help")
     assert shown.returncode == 0, shown.stderr
-    assert "usage:" in shown.stdout
+    assert "usage:" in shown.stdout.lower()
+
+
+@pytest.mark.parametrize(("name", "usage"), RUNS.items())
+def test_each_runner_shows_the_help_of_what_it_runs(name: str, usage: str) -> None:
+    shown = run(BIN / "soundlake", name, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert f"\n{usage}" in f"\n{shown.stdout}"
+
+
+def test_a_missing_binary_names_itself_and_the_command_that_installs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The binaries are found in the venv's bin/, then on PATH: an empty bin/ and PATH hold none.
+    monkeypatch.setattr(cli, "VENV_BIN", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cli.main(["land", "--help"]) == 127
+    error = capsys.readouterr().err
+    assert "the `soundlake-ingest` binary is not installed" in error
+    assert str(tmp_path) in error
+    assert "run scripts/setup" in error
 
 
 @pytest.mark.parametrize(

@@ -1,19 +1,63 @@
 """The ``soundlake`` command: one entry point for the project's operator and analyst tools.
 
+    soundlake generate [ARGS...]         the event generator (the `eventsim` binary)
+    soundlake land [ARGS...]             the lander, Kafka to bronze (`soundlake-ingest`)
+    soundlake dbt [ARGS...]              dbt in a Spark session with the UDFs (`soundlake-dbt`)
+    soundlake load [ARGS...]             the loader, gold to ClickHouse (`soundlake-loader`)
     soundlake report --out report.html   self-contained HTML report of the gold tables
     soundlake metabase-provision ...     Metabase's questions and dashboards
     soundlake stack up|down|status|...   the local stack of real services
     soundlake kafka TOOL [ARGS...]       Kafka's command-line tools with the stack's jars
     soundlake hdfs TOOL [ARGS...]        HDFS's command-line tools with the stack's jars
 
-Each subcommand is imported only when it runs, and takes ``--help``.
+Each subcommand is imported only when it runs, and takes ``--help``. The Rust binaries are run
+with the arguments as given (``soundlake land --help`` is the lander's own help); scripts/setup
+copies them into the venv's ``bin/``, beside this command.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+# The venv's bin/: this command's home, where scripts/setup copies the Rust binaries.
+VENV_BIN = Path(sys.executable).parent
+
+
+def find_binary(name: str) -> str | None:
+    """The installed binary ``name``: the venv's ``bin/`` (this command's home) first, then PATH."""
+    beside = VENV_BIN / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+def run_binary(name: str, args: list[str]) -> int:
+    """Run the Rust binary ``name`` with ``args`` in place of this process."""
+    path = find_binary(name)
+    if path is None:
+        sys.stderr.write(
+            f"soundlake: the `{name}` binary is not installed (neither in {VENV_BIN}"
+            " nor on PATH): run scripts/setup, which builds the Rust binaries and copies them there\n"
+        )
+        return 127
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(path, [path, *args])
+
+
+def _binary(name: str) -> Callable[[list[str]], int]:
+    return lambda args: run_binary(name, args)
+
+
+def _dbt(args: list[str]) -> int:
+    from soundlake.spark.dbt import main
+
+    return main(args)
 
 
 def _report(args: list[str]) -> int:
@@ -53,6 +97,18 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
+    "generate": Command(
+        "generate listening events into Kafka, or JSON lines (runs `eventsim`)", _binary("eventsim")
+    ),
+    "land": Command(
+        "land Kafka's events as bronze Parquet on HDFS (runs `soundlake-ingest`)",
+        _binary("soundlake-ingest"),
+    ),
+    "dbt": Command("run dbt in a Spark session with the UDFs registered (`soundlake-dbt`)", _dbt),
+    "load": Command(
+        "load the gold tables into ClickHouse (runs `soundlake-loader`)",
+        _binary("soundlake-loader"),
+    ),
     "report": Command(
         "write a self-contained HTML report of the gold tables (ClickHouse)", _report
     ),
