@@ -1,0 +1,223 @@
+"""``soundlake run``: the platform running by itself until Ctrl-C.
+
+Starts the local stack when it is not up (``scripts/stack up``), then four processes of its own,
+each in its own process group with its pid file under ``.stack/run/`` and its log under
+``.stack/logs/`` (the stack's process helpers, ``soundlake.stack.process``):
+
+    eventsim          ``--continuous``: each event produced to Kafka when its time comes
+    soundlake-ingest  the lander, long-running: Kafka → bronze, committed in bronze/_commits/
+    dagster-daemon    the sensor on bronze/_commits/ and the runs it launches (dbt, loader)
+    dagster-webserver Dagster's UI on 127.0.0.1
+
+Dagster keeps its run history, the sensor's cursor and the asset events in SQLite under
+``.stack/dagster/`` (DAGSTER_HOME). Ctrl-C or SIGTERM stops the four (a run in progress is
+cancelled with the daemon); the next ``soundlake run`` resumes: the lander from its commit log,
+the sensor from its cursor, dbt's incremental models from what gold holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from soundlake.orchestrate.settings import binary
+from soundlake.paths import REPO_ROOT
+from soundlake.stack import config, process
+from soundlake.stack.config import StackConfig
+
+DEFINITIONS_MODULE = "soundlake.orchestrate.definitions"
+EVENTSIM_CONFIG = REPO_ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
+#: one at a time: a run covers every commit since the previous one (see sensors.py)
+DAGSTER_YAML = """\
+# Written by `soundlake run` (python/soundlake/orchestrate/run.py): do not edit.
+run_queue:
+  max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process `soundlake run` starts and stops."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="soundlake run",
+        description="Run the platform continuously: eventsim (real time), the lander, and "
+        "Dagster (its daemon and UI), which builds dbt and loads ClickHouse on new bronze "
+        "commits. Ctrl-C stops it; running it again resumes.",
+    )
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=int(os.environ.get("SOUNDLAKE_RUN_USERS", "2000")),
+        help="simulated users: the event rate grows with them (env SOUNDLAKE_RUN_USERS; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=int(os.environ.get("SOUNDLAKE_DAGSTER_PORT", "3070")),
+        help="Dagster's UI on 127.0.0.1:PORT (env SOUNDLAKE_DAGSTER_PORT; default %(default)s)",
+    )
+    parser.add_argument(
+        "--flush-interval",
+        type=int,
+        default=30,
+        help="the lander's longest wait before it commits, seconds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-stack-up",
+        action="store_true",
+        help="do not start the stack (it must be up already)",
+    )
+    return parser.parse_args(argv)
+
+
+def dagster_home(cfg: StackConfig) -> Path:
+    """DAGSTER_HOME: Dagster's instance (SQLite) under the stack's folder, with its settings."""
+    home = cfg.dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    return home
+
+
+def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
+    host = cfg.host
+    lake_url = os.environ.get(
+        "SOUNDLAKE_LAKE_URL", f"hdfs://{host}:{cfg.port('hdfs_namenode_rpc')}/lake"
+    )
+    brokers = os.environ.get("SOUNDLAKE_KAFKA_BROKERS", f"{host}:{cfg.port('kafka')}")
+    bin_dir = Path(sys.executable).parent
+    dagster_env = {
+        "DAGSTER_HOME": str(dagster_home(cfg)),
+        "SOUNDLAKE_LAKE_URL": lake_url,
+        "SOUNDLAKE_WEBHDFS_URL": f"http://{host}:{cfg.port('hdfs_namenode_http')}",
+        "SOUNDLAKE_CLICKHOUSE_URL": f"http://{host}:{cfg.port('clickhouse_http')}",
+        "SOUNDLAKE_SPARK_THRIFT_HOST": host,
+        "SOUNDLAKE_SPARK_THRIFT_PORT": str(cfg.port("spark_thrift")),
+    }
+    return [
+        Child(
+            "eventsim",
+            [
+                binary("eventsim"),
+                "-c",
+                str(EVENTSIM_CONFIG),
+                "--nusers",
+                str(args.users),
+                "--continuous",
+                "--kafka-brokers",
+                brokers,
+                "--metrics-addr",
+                f"{host}:{cfg.port('eventsim_metrics')}",
+                "--progress",
+                "never",
+            ],
+            {},
+        ),
+        Child(
+            "lander",
+            [
+                binary("soundlake-ingest"),
+                "--brokers",
+                brokers,
+                "--lake-url",
+                lake_url,
+                "--writer-id",
+                "run",
+                "--flush-interval",
+                str(args.flush_interval),
+                "--metrics-addr",
+                f"{host}:{cfg.port('ingest_metrics')}",
+            ],
+            {},
+        ),
+        Child(
+            "dagster-daemon",
+            [str(bin_dir / "dagster-daemon"), "run", "-m", DEFINITIONS_MODULE],
+            dagster_env,
+        ),
+        Child(
+            "dagster-webserver",
+            [
+                str(bin_dir / "dagster-webserver"),
+                "-h",
+                host,
+                "-p",
+                str(args.ui_port),
+                "-m",
+                DEFINITIONS_MODULE,
+            ],
+            dagster_env,
+        ),
+    ]
+
+
+def pidfile(cfg: StackConfig, child: Child) -> Path:
+    return cfg.run_dir / f"run-{child.name}.pid"
+
+
+def logfile(cfg: StackConfig, child: Child) -> Path:
+    return cfg.logs_dir / f"run-{child.name}.log"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = config.load()
+    if not args.no_stack_up and subprocess.call([str(REPO_ROOT / "scripts" / "stack"), "up"]):
+        print("error: the stack did not start (see above)", file=sys.stderr)
+        return 1
+    stop = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started: list[tuple[Child, process.PidRecord]] = []
+    for child in children(args, cfg):
+        # a previous run that was killed outright: stop what it left before starting again
+        process.stop(pidfile(cfg, child))
+        record = process.spawn(
+            child.argv,
+            pidfile=pidfile(cfg, child),
+            logfile=logfile(cfg, child),
+            env=child.env,
+            cwd=REPO_ROOT,
+        )
+        started.append((child, record))
+        print(f"  {child.name:<18} pid {record.pid}, log {logfile(cfg, child)}", flush=True)
+    print(f"Dagster's UI: http://{cfg.host}:{args.ui_port} — Ctrl-C stops everything", flush=True)
+    code = 0
+    while not stop:
+        time.sleep(1.0)
+        for child, record in started:
+            if not process.is_alive(record):
+                print(
+                    f"error: {child.name} exited; its log ends:\n"
+                    f"{process.tail(logfile(cfg, child))}",
+                    file=sys.stderr,
+                )
+                stop, code = True, 1
+                break
+    print("stopping", flush=True)
+    for child, _record in reversed(started):
+        process.stop(pidfile(cfg, child))
+        print(f"  {child.name} stopped", flush=True)
+    return code
