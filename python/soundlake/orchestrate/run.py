@@ -13,6 +13,10 @@ Dagster keeps its run history, the sensor's cursor and the asset events in SQLit
 ``.stack/dagster/`` (DAGSTER_HOME). Ctrl-C or SIGTERM stops the four (a run in progress is
 cancelled with the daemon); the next ``soundlake run`` resumes: the lander from its commit log,
 the sensor from its cursor, dbt's incremental models from what gold holds.
+
+The addresses are the stack's (``stack/stack.toml``) unless the usual variables say otherwise:
+SOUNDLAKE_LAKE_URL, SOUNDLAKE_KAFKA_BROKERS, SOUNDLAKE_WEBHDFS_URL, SOUNDLAKE_CLICKHOUSE_URL
+(and _DATABASE), SOUNDLAKE_SPARK_THRIFT_HOST/_PORT; SOUNDLAKE_TOPIC_PREFIX names the topics.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from soundlake.orchestrate.settings import binary
+from soundlake.lake_layout import TOPICS
+from soundlake.orchestrate.freshness import serve
+from soundlake.orchestrate.settings import Settings, binary
 from soundlake.paths import REPO_ROOT
 from soundlake.stack import config, process
 from soundlake.stack.config import StackConfig
@@ -52,6 +58,8 @@ class Child:
     name: str
     argv: list[str]
     env: dict[str, str]
+    #: its Prometheus job and /metrics address (a file_sd target while it runs)
+    metrics: tuple[str, str] | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -81,6 +89,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the lander's longest wait before it commits, seconds (default %(default)s)",
     )
     parser.add_argument(
+        "--freshness-addr",
+        default=os.environ.get("SOUNDLAKE_FRESHNESS_METRICS_ADDR", "127.0.0.1:9467"),
+        help="the gold tables' freshness on http://ADDR/metrics (env "
+        "SOUNDLAKE_FRESHNESS_METRICS_ADDR; default %(default)s)",
+    )
+    parser.add_argument(
         "--no-stack-up",
         action="store_true",
         help="do not start the stack (it must be up already)",
@@ -96,20 +110,37 @@ def dagster_home(cfg: StackConfig) -> Path:
     return home
 
 
+def setting(name: str, default: str) -> str:
+    """The environment's value of `name`, else `default`."""
+    return os.environ.get(name) or default
+
+
 def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
     host = cfg.host
-    lake_url = os.environ.get(
-        "SOUNDLAKE_LAKE_URL", f"hdfs://{host}:{cfg.port('hdfs_namenode_rpc')}/lake"
-    )
-    brokers = os.environ.get("SOUNDLAKE_KAFKA_BROKERS", f"{host}:{cfg.port('kafka')}")
+    lake_url = setting("SOUNDLAKE_LAKE_URL", f"hdfs://{host}:{cfg.port('hdfs_namenode_rpc')}/lake")
+    brokers = setting("SOUNDLAKE_KAFKA_BROKERS", f"{host}:{cfg.port('kafka')}")
+    # the topics' name prefix, for eventsim, the lander and dbt's bronze sources alike
+    prefix = setting("SOUNDLAKE_TOPIC_PREFIX", "")
     bin_dir = Path(sys.executable).parent
+    eventsim_metrics = setting(
+        "SOUNDLAKE_EVENTSIM_METRICS_ADDR", f"{host}:{cfg.port('eventsim_metrics')}"
+    )
+    ingest_metrics = setting(
+        "SOUNDLAKE_INGEST_METRICS_ADDR", f"{host}:{cfg.port('ingest_metrics')}"
+    )
     dagster_env = {
         "DAGSTER_HOME": str(dagster_home(cfg)),
         "SOUNDLAKE_LAKE_URL": lake_url,
-        "SOUNDLAKE_WEBHDFS_URL": f"http://{host}:{cfg.port('hdfs_namenode_http')}",
-        "SOUNDLAKE_CLICKHOUSE_URL": f"http://{host}:{cfg.port('clickhouse_http')}",
-        "SOUNDLAKE_SPARK_THRIFT_HOST": host,
-        "SOUNDLAKE_SPARK_THRIFT_PORT": str(cfg.port("spark_thrift")),
+        "SOUNDLAKE_WEBHDFS_URL": setting(
+            "SOUNDLAKE_WEBHDFS_URL", f"http://{host}:{cfg.port('hdfs_namenode_http')}"
+        ),
+        "SOUNDLAKE_CLICKHOUSE_URL": setting(
+            "SOUNDLAKE_CLICKHOUSE_URL", f"http://{host}:{cfg.port('clickhouse_http')}"
+        ),
+        "SOUNDLAKE_SPARK_THRIFT_HOST": setting("SOUNDLAKE_SPARK_THRIFT_HOST", host),
+        "SOUNDLAKE_SPARK_THRIFT_PORT": setting(
+            "SOUNDLAKE_SPARK_THRIFT_PORT", str(cfg.port("spark_thrift"))
+        ),
     }
     return [
         Child(
@@ -123,12 +154,15 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
                 "--continuous",
                 "--kafka-brokers",
                 brokers,
+                "--topic-prefix",
+                prefix,
                 "--metrics-addr",
-                f"{host}:{cfg.port('eventsim_metrics')}",
+                eventsim_metrics,
                 "--progress",
                 "never",
             ],
             {},
+            ("eventsim", eventsim_metrics),
         ),
         Child(
             "lander",
@@ -136,6 +170,8 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
                 binary("soundlake-ingest"),
                 "--brokers",
                 brokers,
+                "--topics",
+                ",".join(f"{prefix}{topic}" for topic in TOPICS),
                 "--lake-url",
                 lake_url,
                 "--writer-id",
@@ -143,9 +179,10 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
                 "--flush-interval",
                 str(args.flush_interval),
                 "--metrics-addr",
-                f"{host}:{cfg.port('ingest_metrics')}",
+                ingest_metrics,
             ],
             {},
+            ("rust-ingest", ingest_metrics),
         ),
         Child(
             "dagster-daemon",
@@ -166,6 +203,19 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
             dagster_env,
         ),
     ]
+
+
+def targets_dir(cfg: StackConfig) -> Path:
+    """Prometheus' file_sd folder of the local stack (ops/prometheus/prometheus.local.yml)."""
+    return cfg.conf_dir / "prometheus" / "targets"
+
+
+def add_target(cfg: StackConfig, name: str, job: str, address: str) -> Path:
+    """Make `address` a Prometheus target of job `job` while it runs; the file to remove."""
+    target = targets_dir(cfg) / f"run-{name}.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f'- targets: ["{address}"]\n  labels: {{job: {job}}}\n')
+    return target
 
 
 def pidfile(cfg: StackConfig, child: Child) -> Path:
@@ -191,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     started: list[tuple[Child, process.PidRecord]] = []
+    targets: list[Path] = []
+    host, port = args.freshness_addr.rsplit(":", 1)
+    freshness = serve(host, int(port), Settings.from_env())
+    targets.append(add_target(cfg, "freshness", "soundlake-freshness", args.freshness_addr))
     for child in children(args, cfg):
         # a previous run that was killed outright: stop what it left before starting again
         process.stop(pidfile(cfg, child))
@@ -202,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cwd=REPO_ROOT,
         )
         started.append((child, record))
+        if child.metrics:
+            targets.append(add_target(cfg, child.name, *child.metrics))
         print(f"  {child.name:<18} pid {record.pid}, log {logfile(cfg, child)}", flush=True)
     print(f"Dagster's UI: http://{cfg.host}:{args.ui_port} — Ctrl-C stops everything", flush=True)
     code = 0
@@ -217,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stop, code = True, 1
                 break
     print("stopping", flush=True)
+    for target in targets:
+        target.unlink(missing_ok=True)
+    freshness.shutdown()
     for child, _record in reversed(started):
         process.stop(pidfile(cfg, child))
         print(f"  {child.name} stopped", flush=True)
