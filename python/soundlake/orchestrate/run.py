@@ -110,6 +110,24 @@ def dagster_home(cfg: StackConfig) -> Path:
     return home
 
 
+def cancel_orphaned_runs(home: Path) -> None:
+    """Mark the runs a previous `soundlake run` left unfinished as canceled: no daemon runs
+    now, so none of them is running, and the sensor waits while one looks active."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    unfinished = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    with DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs(filters=RunsFilter(statuses=unfinished)):
+            instance.report_run_canceled(run, "soundlake run stopped before the run finished")
+            print(f"  run {run.run_id} of the previous session: canceled", flush=True)
+
+
 def setting(name: str, default: str) -> str:
     """The environment's value of `name`, else `default`."""
     return os.environ.get(name) or default
@@ -178,6 +196,10 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
                 "run",
                 "--flush-interval",
                 str(args.flush_interval),
+                # on a fresh stack the topics appear once eventsim's first events arrive:
+                # look for them every few seconds, not after librdkafka's default minutes
+                "-X",
+                "topic.metadata.refresh.interval.ms=5000",
                 "--metrics-addr",
                 ingest_metrics,
             ],
@@ -245,9 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = args.freshness_addr.rsplit(":", 1)
     freshness = serve(host, int(port), Settings.from_env())
     targets.append(add_target(cfg, "freshness", "soundlake-freshness", args.freshness_addr))
-    for child in children(args, cfg):
-        # a previous run that was killed outright: stop what it left before starting again
+    spawned = children(args, cfg)
+    for child in spawned:
+        # a previous session that was killed outright: stop what it left
         process.stop(pidfile(cfg, child))
+    cancel_orphaned_runs(dagster_home(cfg))
+    for child in spawned:
         record = process.spawn(
             child.argv,
             pidfile=pidfile(cfg, child),
