@@ -11,6 +11,8 @@ The models are incremental, so each build recomputes only the event days with ne
 # no `from __future__ import annotations`: Dagster checks the decorated functions' context
 # annotations at run time
 import json
+import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -39,9 +41,18 @@ project = DbtProject(
 )
 
 
+#: the environment dbt renders into the manifest (schema, lake paths, topic names): a manifest
+#: parsed under other values would name other tables (and dagster-dbt counts rows by those names)
+MANIFEST_SETTINGS = ("SOUNDLAKE_DBT_SCHEMA", "SOUNDLAKE_LAKE_URL", "SOUNDLAKE_TOPIC_PREFIX")
+
+
 def ensure_manifest() -> Path:
-    """The manifest, parsed again when a file of the project is newer than it."""
+    """The manifest, parsed again when a file of the project is newer than it or when it was
+    parsed under other settings. Parsed aside and renamed into place: the daemon and the web
+    server load the definitions at the same time, and neither may read a half-written file."""
     manifest = project.manifest_path
+    settings_file = manifest.with_name("soundlake-settings.json")
+    settings = json.dumps({name: os.environ.get(name, "") for name in MANIFEST_SETTINGS})
     sources = [
         p
         for folder in ("models", "macros")
@@ -49,8 +60,18 @@ def ensure_manifest() -> Path:
         if p.is_file()
     ] + [DBT_PROJECT_DIR / "dbt_project.yml"]
     newest = max(p.stat().st_mtime for p in sources)
-    if not manifest.exists() or manifest.stat().st_mtime < newest:
-        resource().cli(["parse", "--quiet"], target_path=TARGET_PATH).wait()
+    if (
+        manifest.exists()
+        and manifest.stat().st_mtime >= newest
+        and settings_file.exists()
+        and settings_file.read_text() == settings
+    ):
+        return manifest
+    aside = TARGET_PATH / f"parse-{os.getpid()}"
+    resource().cli(["parse", "--quiet"], target_path=aside).wait()
+    (DBT_PROJECT_DIR / aside / "manifest.json").replace(manifest)
+    shutil.rmtree(DBT_PROJECT_DIR / aside, ignore_errors=True)
+    settings_file.write_text(settings)
     return manifest
 
 
