@@ -1,8 +1,9 @@
 """The orchestrated pipeline on the real stack: a small simulation landed into a test lake on
 HDFS, then the whole asset graph materialized through Dagster's Python API: dbt build on a
 Spark Thrift server of the test's own (its own port, metastore and warehouse; never the stack's
-server), then the ClickHouse load into a test database. Gold reaches ClickHouse, and each
-asset's materialization carries its row count."""
+server), then the ClickHouse load into a test database. Gold reaches ClickHouse, each
+ClickHouse asset's materialization carries its row count, and Dagster's UI (headless Chromium)
+shows the completed run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, unique_name
 from dagster import DagsterEventType, DagsterInstance
+from test_orchestrate_ui import dagster_ui, rendered
 
 from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.clickhouse import table_key
@@ -142,7 +144,9 @@ def test_the_whole_graph_materializes_into_clickhouse(
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    with DagsterInstance.ephemeral() as instance:
+    home = tmp_path / "dagster"
+    home.mkdir()
+    with DagsterInstance.from_config(str(home)) as instance:
         result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(instance=instance)
         assert result.success
         counts = {
@@ -157,3 +161,6 @@ def test_the_whole_graph_materializes_into_clickhouse(
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert all(k in materialized for k in defs.resolve_asset_graph().materializable_asset_keys)
     assert DagsterEventType.STEP_FAILURE not in {e.event_type for e in result.all_events}
+    with dagster_ui(home, tmp_path / "webserver.log") as ui:
+        page = rendered(f"{ui}/runs/{result.run_id}")
+    assert result.run_id[:8] in page and ">Success<" in page

@@ -1,6 +1,6 @@
 """Dagster's UI over the orchestrator's definitions, opened in headless Chromium (Debian's): the
-global asset graph shows the whole flow, group by group, from the Kafka topics to ClickHouse.
-No stack needed: the web server runs on a free port with a DAGSTER_HOME of the test's own."""
+global asset graph shows the whole flow, group by group, from the Kafka topics to ClickHouse
+(test_orchestrate_stack.py opens a completed run in it the same way). No stack needed: the web server runs on a free port with a DAGSTER_HOME of the test's own."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,13 +53,12 @@ def chromium() -> str:
     return binary
 
 
-@pytest.fixture
-def webserver(tmp_path: Path) -> Iterator[str]:
-    """dagster-webserver on 127.0.0.1 over the definitions; its base URL."""
+@contextmanager
+def dagster_ui(home: Path, logfile: Path) -> Iterator[str]:
+    """dagster-webserver on 127.0.0.1 over the definitions and the instance in `home`; its
+    base URL."""
     port = free_port()
-    home = tmp_path / "dagster"
-    home.mkdir()
-    log = (tmp_path / "webserver.log").open("wb")
+    log = logfile.open("wb")
     webserver = str(Path(sys.executable).parent / "dagster-webserver")
     command = [webserver, "-h", "127.0.0.1", "-p", str(port), "-m", DEFINITIONS_MODULE]
     server = subprocess.Popen(
@@ -75,7 +75,7 @@ def webserver(tmp_path: Path) -> Iterator[str]:
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
-            assert server.poll() is None, (tmp_path / "webserver.log").read_text()[-3000:]
+            assert server.poll() is None, logfile.read_text()[-3000:]
             assert time.monotonic() < deadline, "dagster-webserver did not open its port"
             time.sleep(0.5)
         yield f"http://127.0.0.1:{port}"
@@ -87,6 +87,15 @@ def webserver(tmp_path: Path) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture
+def webserver(tmp_path: Path) -> Iterator[str]:
+    """Dagster's UI with an instance of the test's own."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    with dagster_ui(home, tmp_path / "webserver.log") as url:
+        yield url
 
 
 def rendered(url: str) -> str:
