@@ -22,6 +22,7 @@ SOUNDLAKE_LAKE_URL, SOUNDLAKE_KAFKA_BROKERS, SOUNDLAKE_WEBHDFS_URL, SOUNDLAKE_CL
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import subprocess
@@ -264,44 +265,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     started: list[tuple[Child, process.PidRecord]] = []
     targets: list[Path] = []
+    clickhouse_url = setting(
+        "SOUNDLAKE_CLICKHOUSE_URL", f"http://{cfg.host}:{cfg.port('clickhouse_http')}"
+    )
     host, port = args.freshness_addr.rsplit(":", 1)
-    freshness = serve(host, int(port), Settings.from_env())
-    targets.append(add_target(cfg, "freshness", "soundlake-freshness", args.freshness_addr))
-    spawned = children(args, cfg)
-    for child in spawned:
-        # a previous session that was killed outright: stop what it left
-        process.stop(pidfile(cfg, child))
-    cancel_orphaned_runs(dagster_home(cfg))
-    for child in spawned:
-        record = process.spawn(
-            child.argv,
-            pidfile=pidfile(cfg, child),
-            logfile=logfile(cfg, child),
-            env=child.env,
-            cwd=REPO_ROOT,
+    try:
+        freshness = serve(
+            host, int(port), dataclasses.replace(Settings.from_env(), clickhouse_url=clickhouse_url)
         )
-        started.append((child, record))
-        if child.metrics:
-            targets.append(add_target(cfg, child.name, *child.metrics))
-        print(f"  {child.name:<18} pid {record.pid}, log {logfile(cfg, child)}", flush=True)
-    print(f"Dagster's UI: http://{cfg.host}:{args.ui_port} — Ctrl-C stops everything", flush=True)
+    except (OSError, ValueError) as err:
+        print(f"error: cannot serve freshness on {args.freshness_addr}: {err}", file=sys.stderr)
+        return 1
     code = 0
-    while not stop:
-        time.sleep(1.0)
-        for child, record in started:
-            if not process.is_alive(record):
-                print(
-                    f"error: {child.name} exited; its log ends:\n"
-                    f"{process.tail(logfile(cfg, child))}",
-                    file=sys.stderr,
-                )
-                stop, code = True, 1
-                break
-    print("stopping", flush=True)
-    for target in targets:
-        target.unlink(missing_ok=True)
-    freshness.shutdown()
-    for child, _record in reversed(started):
-        process.stop(pidfile(cfg, child))
-        print(f"  {child.name} stopped", flush=True)
+    try:
+        targets.append(add_target(cfg, "freshness", "soundlake-freshness", args.freshness_addr))
+        spawned = children(args, cfg)
+        for child in spawned:
+            # a previous session that was killed outright: stop what it left
+            process.stop(pidfile(cfg, child))
+        cancel_orphaned_runs(dagster_home(cfg))
+        for child in spawned:
+            record = process.spawn(
+                child.argv,
+                pidfile=pidfile(cfg, child),
+                logfile=logfile(cfg, child),
+                env=child.env,
+                cwd=REPO_ROOT,
+            )
+            started.append((child, record))
+            if child.metrics:
+                targets.append(add_target(cfg, child.name, *child.metrics))
+            print(f"  {child.name:<18} pid {record.pid}, log {logfile(cfg, child)}", flush=True)
+        print(
+            f"Dagster's UI: http://{cfg.host}:{args.ui_port} — Ctrl-C stops everything", flush=True
+        )
+        while not stop:
+            time.sleep(1.0)
+            for child, record in started:
+                if not process.is_alive(record):
+                    print(
+                        f"error: {child.name} exited; its log ends:\n"
+                        f"{process.tail(logfile(cfg, child))}",
+                        file=sys.stderr,
+                    )
+                    stop, code = True, 1
+                    break
+    finally:
+        print("stopping", flush=True)
+        for target in targets:
+            target.unlink(missing_ok=True)
+        freshness.shutdown()
+        for child, _record in reversed(started):
+            process.stop(pidfile(cfg, child))
+            print(f"  {child.name} stopped", flush=True)
     return code
