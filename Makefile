@@ -1,12 +1,15 @@
 # Soundlake — the two commands a newcomer needs are `make demo` and `make test`.
 .DEFAULT_GOAL := help
-.PHONY: help demo test setup stack-up stack-down stack-status stack-logs stack-reset lint fmt
+.PHONY: help demo run test setup stack-up stack-down stack-status stack-logs stack-reset lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 demo: ## set up what is missing, start the local stack and run the whole pipeline (DEMO_ARGS="--users N --days N")
 	scripts/demo $(DEMO_ARGS)
+
+run: ## run the platform continuously under Dagster, UI on 127.0.0.1:3070; Ctrl-C stops (RUN_ARGS="--users N")
+	scripts/soundlake run $(RUN_ARGS)
 
 test: ## set up what is missing, start the stack, run every test suite, stop what it started
 	scripts/test

@@ -78,6 +78,12 @@ def _stack(args: list[str]) -> int:
     return main(args)
 
 
+def _run(args: list[str]) -> int:
+    from soundlake.orchestrate.run import main
+
+    return main(args)
+
+
 def _kafka(args: list[str]) -> int:
     from soundlake.stack.tools import main
 
@@ -117,6 +123,7 @@ COMMANDS: dict[str, Command] = {
         _metabase_provision,
     ),
     "stack": Command("install, start, check and stop the local stack (see `stack --help`)", _stack),
+    "run": Command("run the platform continuously under Dagster until Ctrl-C", _run),
     "kafka": Command("run one of Kafka's command-line tools with the stack's jars", _kafka),
     "hdfs": Command("run one of HDFS's command-line tools with the stack's jars and conf", _hdfs),
 }

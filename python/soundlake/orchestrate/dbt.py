@@ -1,0 +1,126 @@
+"""The dbt project's models as assets: bronze → staging → silver → gold, with dbt's lineage.
+
+dagster-dbt reads the project's manifest (``dbt parse``, run here when the manifest is missing or
+older than the project's files) and makes one asset per model, in a group per layer (the
+model's folder: staging, silver, gold). A run executes ``dbt build`` of the selected models
+(run and tests) on the ``thrift`` target: the warm Spark Thrift server whose session has the
+Rust UDFs (its address: ``SOUNDLAKE_SPARK_THRIFT_HOST`` / ``_PORT``, see dbt_spark/profiles.yml).
+The models are incremental, so each build recomputes only the event days with new bronze rows.
+"""
+
+# no `from __future__ import annotations`: Dagster checks the decorated functions' context
+# annotations at run time
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Backoff, RetryPolicy
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from soundlake.orchestrate.settings import DBT_PROJECT_DIR, DBT_TARGET
+
+#: the manifest and run artifacts of the orchestrator's dbt runs, apart from soundlake-dbt's
+TARGET_PATH = Path("target") / "dagster"
+#: the layers of the dbt project, one folder of models/ each, in the order data flows
+LAYERS = ("staging", "silver", "gold")
+#: a failed build is retried with growing pauses before the run fails (and alerts)
+RETRY_POLICY = RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
+
+#: dbt of this Python environment (a daemon's PATH need not have the venv's bin/)
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
+project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=DBT_TARGET,
+    target_path=TARGET_PATH,
+)
+
+
+#: the environment dbt renders into the manifest (schema, lake paths, topic names): a manifest
+#: parsed under other values would name other tables (and dagster-dbt counts rows by those names)
+MANIFEST_SETTINGS = ("SOUNDLAKE_DBT_SCHEMA", "SOUNDLAKE_LAKE_URL", "SOUNDLAKE_TOPIC_PREFIX")
+
+
+def ensure_manifest() -> Path:
+    """The manifest, parsed again when a file of the project is newer than it or when it was
+    parsed under other settings. Parsed aside and renamed into place: the daemon and the web
+    server load the definitions at the same time, and neither may read a half-written file."""
+    manifest = project.manifest_path
+    settings_file = manifest.with_name("soundlake-settings.json")
+    settings = json.dumps({name: os.environ.get(name, "") for name in MANIFEST_SETTINGS})
+    sources = [
+        p
+        for folder in ("models", "macros")
+        for p in (DBT_PROJECT_DIR / folder).rglob("*")
+        if p.is_file()
+    ] + [DBT_PROJECT_DIR / "dbt_project.yml"]
+    newest = max(p.stat().st_mtime for p in sources)
+    if (
+        manifest.exists()
+        and manifest.stat().st_mtime >= newest
+        and settings_file.exists()
+        and settings_file.read_text() == settings
+    ):
+        return manifest
+    aside = TARGET_PATH / f"parse-{os.getpid()}"
+    resource().cli(["parse", "--quiet"], target_path=aside).wait()
+    (DBT_PROJECT_DIR / aside / "manifest.json").replace(manifest)
+    shutil.rmtree(DBT_PROJECT_DIR / aside, ignore_errors=True)
+    settings_file.write_text(settings)
+    return manifest
+
+
+def resource() -> DbtCliResource:
+    """dbt of this environment, on the project."""
+    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+
+
+def layer_of(props: Mapping[str, Any]) -> str | None:
+    """The layer of a model: the first folder of its path under models/."""
+    fqn = props.get("fqn", [])
+    if props.get("resource_type") == "model" and len(fqn) > 1 and fqn[1] in LAYERS:
+        return str(fqn[1])
+    return None
+
+
+class Translator(DagsterDbtTranslator):
+    """dagster-dbt's keys (a model's name; ``bronze/<topic>`` for a bronze source), each model
+    grouped by its layer."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        layer = layer_of(props)
+        return spec.replace_attributes(group_name=layer) if layer else spec
+
+
+TRANSLATOR = Translator()
+
+
+def gold_models(manifest_path: Path) -> dict[str, AssetKey]:
+    """Each gold model's name (its table on the lake and in ClickHouse) and its asset key."""
+    manifest = json.loads(manifest_path.read_text())
+    return {
+        props["name"]: TRANSLATOR.get_asset_key(props)
+        for props in manifest["nodes"].values()
+        if layer_of(props) == "gold"
+    }
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=project,
+    dagster_dbt_translator=TRANSLATOR,
+    retry_policy=RETRY_POLICY,
+    name="dbt_models",
+)
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """``dbt build`` of the selected models on the Thrift server, with their row counts."""
+    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()

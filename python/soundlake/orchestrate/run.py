@@ -1,0 +1,321 @@
+"""``soundlake run``: the platform running by itself until Ctrl-C.
+
+Starts the local stack when it is not up (``scripts/stack up``), then four processes of its own,
+each in its own process group with its pid file under ``.stack/run/`` and its log under
+``.stack/logs/`` (the stack's process helpers, ``soundlake.stack.process``):
+
+    eventsim          ``--continuous``: each event produced to Kafka when its time comes
+    soundlake-ingest  the lander, long-running: Kafka → bronze, committed in bronze/_commits/
+    dagster-daemon    the sensor on bronze/_commits/ and the runs it launches (dbt, loader)
+    dagster-webserver Dagster's UI on 127.0.0.1
+
+Dagster keeps its run history, the sensor's cursor and the asset events in SQLite under
+``.stack/dagster/`` (DAGSTER_HOME). Ctrl-C or SIGTERM stops the four (a run in progress is
+cancelled with the daemon); the next ``soundlake run`` resumes: the lander from its commit log,
+the sensor from its cursor, dbt's incremental models from what gold holds.
+
+The addresses are the stack's (``stack/stack.toml``) unless the usual variables say otherwise:
+SOUNDLAKE_LAKE_URL, SOUNDLAKE_KAFKA_BROKERS, SOUNDLAKE_WEBHDFS_URL, SOUNDLAKE_CLICKHOUSE_URL
+(and _DATABASE), SOUNDLAKE_SPARK_THRIFT_HOST/_PORT; SOUNDLAKE_TOPIC_PREFIX names the topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from soundlake.lake_layout import TOPICS
+from soundlake.orchestrate.freshness import serve
+from soundlake.orchestrate.settings import Settings, binary
+from soundlake.paths import REPO_ROOT
+from soundlake.stack import config, process
+from soundlake.stack.config import StackConfig
+
+DEFINITIONS_MODULE = "soundlake.orchestrate.definitions"
+EVENTSIM_CONFIG = REPO_ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
+#: one at a time: a run covers every commit since the previous one (see sensors.py)
+DAGSTER_YAML = """\
+# Written by `soundlake run` (python/soundlake/orchestrate/run.py): do not edit.
+run_queue:
+  max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process `soundlake run` starts and stops."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    #: its Prometheus job and /metrics address (a file_sd target while it runs)
+    metrics: tuple[str, str] | None = None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="soundlake run",
+        description="Run the platform continuously: eventsim (real time), the lander, and "
+        "Dagster (its daemon and UI), which builds dbt and loads ClickHouse on new bronze "
+        "commits. Ctrl-C stops it; running it again resumes.",
+    )
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=int(os.environ.get("SOUNDLAKE_RUN_USERS", "2000")),
+        help="simulated users: the event rate grows with them (env SOUNDLAKE_RUN_USERS; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=int(os.environ.get("SOUNDLAKE_DAGSTER_PORT", "3070")),
+        help="Dagster's UI on 127.0.0.1:PORT (env SOUNDLAKE_DAGSTER_PORT; default %(default)s)",
+    )
+    parser.add_argument(
+        "--flush-interval",
+        type=int,
+        default=30,
+        help="the lander's longest wait before it commits, seconds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--freshness-addr",
+        default=os.environ.get("SOUNDLAKE_FRESHNESS_METRICS_ADDR", "127.0.0.1:9467"),
+        help="the gold tables' freshness on http://ADDR/metrics (env "
+        "SOUNDLAKE_FRESHNESS_METRICS_ADDR; default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-stack-up",
+        action="store_true",
+        help="do not start the stack (it must be up already)",
+    )
+    return parser.parse_args(argv)
+
+
+def dagster_home(cfg: StackConfig) -> Path:
+    """DAGSTER_HOME: Dagster's instance (SQLite) under the stack's folder, with its settings."""
+    home = cfg.dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    return home
+
+
+def cancel_orphaned_runs(home: Path) -> None:
+    """Mark the runs a previous `soundlake run` left unfinished as canceled: no daemon runs
+    now, so none of them is running, and the sensor waits while one looks active."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    unfinished = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    with DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs(filters=RunsFilter(statuses=unfinished)):
+            instance.report_run_canceled(run, "soundlake run stopped before the run finished")
+            print(f"  run {run.run_id} of the previous session: canceled", flush=True)
+
+
+def setting(name: str, default: str) -> str:
+    """The environment's value of `name`, else `default`."""
+    return os.environ.get(name) or default
+
+
+def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
+    host = cfg.host
+    lake_url = setting("SOUNDLAKE_LAKE_URL", f"hdfs://{host}:{cfg.port('hdfs_namenode_rpc')}/lake")
+    brokers = setting("SOUNDLAKE_KAFKA_BROKERS", f"{host}:{cfg.port('kafka')}")
+    # the topics' name prefix, for eventsim, the lander and dbt's bronze sources alike
+    prefix = setting("SOUNDLAKE_TOPIC_PREFIX", "")
+    bin_dir = Path(sys.executable).parent
+    eventsim_metrics = setting(
+        "SOUNDLAKE_EVENTSIM_METRICS_ADDR", f"{host}:{cfg.port('eventsim_metrics')}"
+    )
+    ingest_metrics = setting(
+        "SOUNDLAKE_INGEST_METRICS_ADDR", f"{host}:{cfg.port('ingest_metrics')}"
+    )
+    dagster_env = {
+        "DAGSTER_HOME": str(dagster_home(cfg)),
+        "SOUNDLAKE_LAKE_URL": lake_url,
+        "SOUNDLAKE_WEBHDFS_URL": setting(
+            "SOUNDLAKE_WEBHDFS_URL", f"http://{host}:{cfg.port('hdfs_namenode_http')}"
+        ),
+        "SOUNDLAKE_CLICKHOUSE_URL": setting(
+            "SOUNDLAKE_CLICKHOUSE_URL", f"http://{host}:{cfg.port('clickhouse_http')}"
+        ),
+        "SOUNDLAKE_SPARK_THRIFT_HOST": setting("SOUNDLAKE_SPARK_THRIFT_HOST", host),
+        "SOUNDLAKE_SPARK_THRIFT_PORT": setting(
+            "SOUNDLAKE_SPARK_THRIFT_PORT", str(cfg.port("spark_thrift"))
+        ),
+    }
+    return [
+        Child(
+            "eventsim",
+            [
+                binary("eventsim"),
+                "-c",
+                str(EVENTSIM_CONFIG),
+                "--nusers",
+                str(args.users),
+                "--continuous",
+                "--kafka-brokers",
+                brokers,
+                "--topic-prefix",
+                prefix,
+                "--metrics-addr",
+                eventsim_metrics,
+                "--progress",
+                "never",
+            ],
+            {},
+            ("eventsim", eventsim_metrics),
+        ),
+        Child(
+            "lander",
+            [
+                binary("soundlake-ingest"),
+                "--brokers",
+                brokers,
+                "--topics",
+                ",".join(f"{prefix}{topic}" for topic in TOPICS),
+                "--lake-url",
+                lake_url,
+                "--writer-id",
+                "run",
+                "--flush-interval",
+                str(args.flush_interval),
+                # on a fresh stack the topics appear once eventsim's first events arrive:
+                # look for them every few seconds, not after librdkafka's default minutes
+                "-X",
+                "topic.metadata.refresh.interval.ms=5000",
+                "--metrics-addr",
+                ingest_metrics,
+            ],
+            {},
+            ("rust-ingest", ingest_metrics),
+        ),
+        Child(
+            "dagster-daemon",
+            [str(bin_dir / "dagster-daemon"), "run", "-m", DEFINITIONS_MODULE],
+            dagster_env,
+        ),
+        Child(
+            "dagster-webserver",
+            [
+                str(bin_dir / "dagster-webserver"),
+                "-h",
+                host,
+                "-p",
+                str(args.ui_port),
+                "-m",
+                DEFINITIONS_MODULE,
+            ],
+            dagster_env,
+        ),
+    ]
+
+
+def targets_dir(cfg: StackConfig) -> Path:
+    """Prometheus' file_sd folder of the local stack (ops/prometheus/prometheus.local.yml)."""
+    return cfg.conf_dir / "prometheus" / "targets"
+
+
+def add_target(cfg: StackConfig, name: str, job: str, address: str) -> Path:
+    """Make `address` a Prometheus target of job `job` while it runs; the file to remove."""
+    target = targets_dir(cfg) / f"run-{name}.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f'- targets: ["{address}"]\n  labels: {{job: {job}}}\n')
+    return target
+
+
+def pidfile(cfg: StackConfig, child: Child) -> Path:
+    return cfg.run_dir / f"run-{child.name}.pid"
+
+
+def logfile(cfg: StackConfig, child: Child) -> Path:
+    return cfg.logs_dir / f"run-{child.name}.log"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = config.load()
+    if not args.no_stack_up and subprocess.call([str(REPO_ROOT / "scripts" / "stack"), "up"]):
+        print("error: the stack did not start (see above)", file=sys.stderr)
+        return 1
+    stop = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started: list[tuple[Child, process.PidRecord]] = []
+    targets: list[Path] = []
+    clickhouse_url = setting(
+        "SOUNDLAKE_CLICKHOUSE_URL", f"http://{cfg.host}:{cfg.port('clickhouse_http')}"
+    )
+    host, port = args.freshness_addr.rsplit(":", 1)
+    try:
+        freshness = serve(
+            host, int(port), dataclasses.replace(Settings.from_env(), clickhouse_url=clickhouse_url)
+        )
+    except (OSError, ValueError) as err:
+        print(f"error: cannot serve freshness on {args.freshness_addr}: {err}", file=sys.stderr)
+        return 1
+    code = 0
+    try:
+        targets.append(add_target(cfg, "freshness", "soundlake-freshness", args.freshness_addr))
+        spawned = children(args, cfg)
+        for child in spawned:
+            # a previous session that was killed outright: stop what it left
+            process.stop(pidfile(cfg, child))
+        cancel_orphaned_runs(dagster_home(cfg))
+        for child in spawned:
+            record = process.spawn(
+                child.argv,
+                pidfile=pidfile(cfg, child),
+                logfile=logfile(cfg, child),
+                env=child.env,
+                cwd=REPO_ROOT,
+            )
+            started.append((child, record))
+            if child.metrics:
+                targets.append(add_target(cfg, child.name, *child.metrics))
+            print(f"  {child.name:<18} pid {record.pid}, log {logfile(cfg, child)}", flush=True)
+        print(
+            f"Dagster's UI: http://{cfg.host}:{args.ui_port} — Ctrl-C stops everything", flush=True
+        )
+        while not stop:
+            time.sleep(1.0)
+            for child, record in started:
+                if not process.is_alive(record):
+                    print(
+                        f"error: {child.name} exited; its log ends:\n"
+                        f"{process.tail(logfile(cfg, child))}",
+                        file=sys.stderr,
+                    )
+                    stop, code = True, 1
+                    break
+    finally:
+        print("stopping", flush=True)
+        for target in targets:
+            target.unlink(missing_ok=True)
+        freshness.shutdown()
+        for child, _record in reversed(started):
+            process.stop(pidfile(cfg, child))
+            print(f"  {child.name} stopped", flush=True)
+    return code

@@ -1,0 +1,133 @@
+"""The orchestrator's definitions without the stack: the asset graph from the Kafka topics to the
+ClickHouse tables, and the sensor on the lander's commit log (a ``file://`` lake)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+)
+
+from soundlake.lake_layout import COMMITS, TOPICS
+from soundlake.orchestrate.bronze import bronze_key, topic_key
+from soundlake.orchestrate.clickhouse import table_key
+from soundlake.orchestrate.commit_log import CommitLog
+from soundlake.orchestrate.dbt import gold_models, project
+from soundlake.orchestrate.definitions import defs
+from soundlake.orchestrate.sensors import PIPELINE_JOB, bronze_commits
+
+
+def test_definitions_load() -> None:
+    Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def(PIPELINE_JOB).name == PIPELINE_JOB
+    assert defs.resolve_sensor_def("bronze_commits").job_name == PIPELINE_JOB
+
+
+def test_every_topic_flows_from_kafka_to_staging() -> None:
+    graph = defs.resolve_asset_graph()
+    for topic in TOPICS:
+        assert graph.get(bronze_key(topic)).parent_keys == {topic_key(topic)}
+        assert bronze_key(topic) in graph.get(AssetKey([f"stg_{topic}"])).parent_keys
+
+
+def test_every_gold_model_has_its_clickhouse_table() -> None:
+    graph = defs.resolve_asset_graph()
+    gold = gold_models(project.manifest_path)
+    assert len(gold) >= 10
+    clickhouse = {key for key in graph.get_all_asset_keys() if key.path[0] == "clickhouse"}
+    assert clickhouse == {table_key(table) for table in gold}
+    for table, model in gold.items():
+        assert graph.get(table_key(table)).parent_keys == {model}
+        assert graph.get(model).group_name == "gold"
+
+
+def layers_above(key: AssetKey) -> set[str]:
+    """The groups of every asset upstream of `key`."""
+    graph = defs.resolve_asset_graph()
+    seen: set[AssetKey] = set()
+    todo = [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys - seen:
+            seen.add(parent)
+            todo.append(parent)
+    return {str(graph.get(k).group_name) for k in seen}
+
+
+def test_clickhouse_tables_trace_back_through_every_layer_to_kafka() -> None:
+    layers = layers_above(table_key("gold_daily_active_users"))
+    assert {"kafka", "bronze", "staging", "silver", "gold"} <= layers
+
+
+# --- the commit log and the sensor ------------------------------------------------------------
+
+
+def commit(lake: Path, seq: int, rows: dict[str, int]) -> None:
+    folder = lake / COMMITS
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "format": 1,
+        "seq": seq,
+        "writer": "test",
+        "nonce": "n",
+        "committed_at_ms": 1_700_000_000_000 + seq,
+        "ranges": [],
+        "files": [
+            {"topic": topic, "staged": "", "path": "", "bytes": 1, "rows": n, "spans": []}
+            for topic, n in rows.items()
+        ],
+    }
+    (folder / f"{seq:020}.json").write_text(json.dumps(entry))
+
+
+def test_commit_log_reads_rows_per_topic_after_a_sequence(tmp_path: Path) -> None:
+    commit(tmp_path, 0, {"listen_events": 5})
+    commit(tmp_path, 1, {"listen_events": 2, "auth_events": 3})
+    (tmp_path / COMMITS / "checkpoint-00000000000000000001.json").write_text("{}")
+    log = CommitLog(f"file://{tmp_path}", "http://unused")
+    assert log.sequences() == [0, 1]
+    everything = log.since(None)
+    assert (everything.newest_seq, dict(everything.rows)) == (
+        1,
+        {"listen_events": 7, "auth_events": 3},
+    )
+    after_first = log.since(0)
+    assert dict(after_first.rows) == {"listen_events": 2, "auth_events": 3}
+    assert log.since(1).newest_seq == 1 and not log.since(1).rows
+
+
+def test_commit_log_of_a_lake_without_commits_is_empty(tmp_path: Path) -> None:
+    assert CommitLog(f"file://{tmp_path}", "http://unused").since(None).newest_seq is None
+
+
+def tick(instance: DagsterInstance, cursor: str | None) -> SensorResult | SkipReason:
+    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    result = bronze_commits(context)
+    assert isinstance(result, SensorResult | SkipReason)
+    return result
+
+
+def test_sensor_launches_the_pipeline_once_per_new_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOUNDLAKE_LAKE_URL", f"file://{tmp_path}")
+    with DagsterInstance.ephemeral() as instance:
+        assert isinstance(tick(instance, None), SkipReason)
+        commit(tmp_path, 0, {"listen_events": 4, "page_view_events": 6})
+        first = tick(instance, None)
+        assert isinstance(first, SensorResult)
+        assert first.cursor == "0" and len(first.run_requests or []) == 1
+        reported = {e.asset_key: e.metadata["rows_landed"].value for e in first.asset_events}
+        assert reported == {bronze_key("listen_events"): 4, bronze_key("page_view_events"): 6}
+        assert isinstance(tick(instance, "0"), SkipReason)
+        commit(tmp_path, 1, {"listen_events": 1})
+        second = tick(instance, "0")
+        assert isinstance(second, SensorResult) and second.cursor == "1"
+        assert second.run_requests and second.run_requests[0].run_key == "bronze-commit-1"
