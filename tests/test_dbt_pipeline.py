@@ -345,6 +345,55 @@ def expected_reports(events: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
         .reset_index()
         .rename(columns={"registration_date": "event_date"})
     )
+
+    # the original reports' grains: per user and day, per session, per status, per song and day
+    by_user = users.sort_values("ts").groupby(["event_date", "userId"])
+    user_daily = pd.DataFrame({
+        "level": by_user["level"].last(),
+        "registration_date": by_user["registration"].max().pipe(
+            lambda r: pd.to_datetime(r, unit="ms").dt.strftime("%Y-%m-%d")
+        ),
+        "sessions": by_user["sessionId"].nunique(),
+        "page_views": by_user.size(),
+        "songs": by_user["page"].agg(lambda p: int((p == "NextSong").sum())),
+        "listening_seconds": user_listens.groupby(["event_date", "userId"])["duration"].sum(),
+    }).fillna({"listening_seconds": 0})  # fmt: skip
+    reports["gold_user_daily"] = (
+        user_daily.reset_index().rename(columns={"userId": "user_id"}).astype({"user_id": "int64"})
+    )
+
+    logged_in = sessions[sessions["level"] != "guest"].join(skips).fillna({"skipped_songs": 0})
+    minutes = logged_in["duration"] / 60
+    reports["gold_user_sessions"] = pd.DataFrame({
+        "event_date": logged_in["event_date"],
+        "session_id": logged_in.index.astype("int64"),
+        "level": logged_in["level"],
+        "duration_seconds": logged_in["duration"],
+        "songs": logged_in["songs"],
+        "skipped_songs": logged_in["skipped_songs"],
+        "skips_per_minute": (logged_in["skipped_songs"] / minutes).where(minutes > 0),
+    }).reset_index(drop=True)  # fmt: skip
+
+    category = pd.cut(
+        pv["status"], [199, 299, 399, 499, 599],
+        labels=["success", "redirect", "client error", "server error"],
+    ).astype(object).fillna("other")  # fmt: skip
+    reports["gold_status_codes"] = (
+        pv.assign(status_category=category)
+        .groupby(["event_date", "status", "status_category"])
+        .agg(
+            events=("ts", "size"),
+            affected_users=("userId", "nunique"),
+            affected_sessions=("sessionId", "nunique"),
+        )
+        .reset_index()
+    )
+
+    reports["gold_song_plays"] = (
+        listens.groupby(["event_date", "song_key"])
+        .agg(play_count=("ts", "size"), listening_seconds=("duration", "sum"))
+        .reset_index()
+    )
     return reports
 
 
@@ -354,7 +403,7 @@ def expected_reports(events: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
 def read_gold(spark: SparkSession, lake_url: str, model: str) -> pd.DataFrame:
     frame = spark.read.parquet(f"{lake_url}/gold/{model}").toPandas()
     frame["event_date"] = frame["event_date"].astype(str)
-    for column in ("cohort_week",):
+    for column in ("cohort_week", "registration_date"):
         if column in frame:
             frame[column] = frame[column].astype(str)
     return frame
@@ -365,7 +414,7 @@ def assert_matches(model: str, actual: pd.DataFrame, expected: pd.DataFrame) -> 
     keys = [
         c
         for c in expected.columns
-        if expected[c].dtype == object or c in ("hour", "status", "rank")
+        if expected[c].dtype == object or c in ("hour", "status", "rank", "user_id", "session_id")
     ]
     values = [c for c in expected.columns if c not in keys]
     assert not expected.empty, f"{model}: the raw events give no row: the check would be empty"
@@ -390,7 +439,8 @@ GOLD = (
     "gold_daily_active_users", "gold_top_songs", "gold_top_artists", "gold_city_activity",
     "gold_free_vs_paid", "gold_conversion_free_to_paid", "gold_churn", "gold_session_duration",
     "gold_skipping_sessions", "gold_error_status_by_page", "gold_listening_by_weekday_hour",
-    "gold_new_user_first_week", "gold_device_mix", "gold_retention_cohorts",
+    "gold_new_user_first_week", "gold_device_mix", "gold_retention_cohorts", "gold_user_daily",
+    "gold_user_sessions", "gold_status_codes", "gold_song_plays",
 )  # fmt: skip
 
 

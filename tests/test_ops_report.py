@@ -122,7 +122,7 @@ def test_report_renders_every_gold_chart_in_chromium(
     out = tmp_path / "report.html"
     result = report(clickhouse_db, out)
     assert result.returncode == 0, result.stderr
-    assert "15 of 15 charts with data" in result.stderr
+    assert "23 of 23 charts with data" in result.stderr
     html = out.read_text()
     # self-contained: nothing to fetch (the SVG namespace is a name, not a request)
     assert not re.search(r"<script|<link|<img|<iframe|\bsrc=|\bhref=|url\(|@import", html)
@@ -134,7 +134,7 @@ def test_report_renders_every_gold_chart_in_chromium(
     ).stdout  # fmt: skip
     charts = Charts()
     charts.feed(dom)
-    assert len(charts.marks) == 15, charts.marks
+    assert len(charts.marks) == 23, charts.marks
     assert all(n > 0 for n in charts.marks.values()), f"charts without marks: {charts.marks}"
 
     shot = tmp_path / "report.png"
@@ -159,10 +159,10 @@ def test_report_without_data_says_so_per_chart(clickhouse_db: ClickHouseDb, tmp_
     out = tmp_path / "empty.html"
     result = report(clickhouse_db, out)
     assert result.returncode == 0, result.stderr
-    assert "0 of 15 charts with data" in result.stderr
+    assert "0 of 23 charts with data" in result.stderr
     html = out.read_text()
     # an empty gold table (a report with no rows yet, loaded empty): no data yet, no advice
-    assert html.count("No data yet: ") == 14, html
+    assert html.count("No data yet: ") == 22, html
     assert f"No data yet: {clickhouse_db.name}.gold_top_songs is loaded but has no rows" in html
     assert "does not exist" not in html.replace("gold_churn does not exist", "")
     # a table that really is missing, in a database the loader never loaded: says so

@@ -206,6 +206,79 @@ SECTIONS: tuple[Section, ...] = (
         "WHERE {window} ORDER BY cohort, week_number",
         grid("cohort", "week_number", "retention_rate", charts.percent),
     ),
+    # the original platform's "General" and "System Health Check" dashboards, panel for panel
+    Section(
+        "gold_user_sessions",
+        "Skips per minute, free and paid users",
+        "Mean skipped songs per minute of the period's sessions with songs, by level.",
+        "SELECT level, avg(skips_per_minute) AS skips_per_minute FROM {table} "
+        "WHERE {window} AND songs > 0 GROUP BY level ORDER BY level",
+        bars("level", "skips_per_minute"),
+    ),
+    Section(
+        "gold_user_daily",
+        "Paid vs free users",
+        "Active users of the latest day, by their level at the day's last event.",
+        "SELECT level, uniqExact(user_id) AS users FROM {table} "
+        "WHERE event_date = (SELECT max(event_date) FROM {table}) GROUP BY level ORDER BY level",
+        bars("level", "users"),
+    ),
+    Section(
+        "gold_user_daily",
+        "Average listening time per weekday",
+        "Mean listening time of an active user on each weekday of the period.",
+        "SELECT toDayOfWeek(event_date) AS weekday, "
+        "['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][weekday] AS day, "
+        "avg(listening_seconds) AS seconds FROM {table} WHERE {window} "
+        "GROUP BY weekday, day ORDER BY weekday",
+        bars("day", "seconds", charts.minutes),
+    ),
+    Section(
+        "gold_user_daily",
+        "Daily user song count by week",
+        "Songs an active user played per day, mean and median, by week.",
+        "SELECT toString(toMonday(event_date)) AS week, avg(songs) AS mean_songs, "
+        "quantileExact(0.5)(songs) AS median_songs FROM {table} WHERE {window} "
+        "GROUP BY week ORDER BY week",
+        lines("week", {"mean_songs": "mean", "median_songs": "median"}),
+    ),
+    Section(
+        "gold_city_activity",
+        "City active users by state",
+        "Active users of the latest day summed over each state's cities, the 12 busiest states.",
+        "SELECT state, sum(active_users) AS users FROM {table} "
+        "WHERE event_date = (SELECT max(event_date) FROM {table}) "
+        "GROUP BY state ORDER BY users DESC, state LIMIT 12",
+        bars("state", "users"),
+    ),
+    Section(
+        "gold_song_plays",
+        "Top 5 artists, all time",
+        "Plays of every day loaded, the 5 most played artists.",
+        "SELECT any(artist) AS name, sum(play_count) AS plays FROM {table} "
+        "GROUP BY splitByChar('|', song_key)[1] AS artist_key "
+        "ORDER BY plays DESC, artist_key LIMIT 5",
+        bars("name", "plays"),
+    ),
+    Section(
+        "gold_user_daily",
+        "Weekday statistics",
+        "Mean songs played per day on each weekday of the period (all active users).",
+        "SELECT toDayOfWeek(event_date) AS weekday, "
+        "['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][weekday] AS day, "
+        "sum(songs) / uniqExact(event_date) AS songs FROM {table} WHERE {window} "
+        "GROUP BY weekday, day ORDER BY weekday",
+        bars("day", "songs"),
+    ),
+    Section(
+        "gold_status_codes",
+        "Error status codes by week and status category",
+        "Error responses (status 400 and above) per week, by status category.",
+        "SELECT toString(toMonday(event_date)) AS week, status_category, sum(events) AS errors "
+        "FROM {table} WHERE {window} AND status >= 400 "
+        "GROUP BY week, status_category ORDER BY week, status_category",
+        grid("week", "status_category", "errors"),
+    ),
 )
 
 
