@@ -90,7 +90,7 @@ def test_provisioning_points_at_the_dashboards_and_the_datasource() -> None:
 def test_dashboards_are_complete() -> None:
     names = {p.stem for p in DASHBOARDS}
     assert {"pipeline-health", "eventsim", "ingest", "loader", "clickhouse", "kafka",
-            "hdfs", "node"} <= names  # fmt: skip
+            "hdfs", "node", "jvm"} <= names  # fmt: skip
     uids = [json.loads(p.read_text())["uid"] for p in DASHBOARDS]
     assert len(set(uids)) == len(uids), "dashboard uids must be unique"
     for name, panel in panels():
