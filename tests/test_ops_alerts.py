@@ -58,8 +58,10 @@ def alert_names(rule_file: Path) -> set[str]:
 def test_rule_files_exist() -> None:
     assert {p.name for p in RULE_FILES} >= {
         "availability.rules.yml",
+        "clickhouse.rules.yml",
         "ingest.rules.yml",
         "loader.rules.yml",
+        "node.rules.yml",
         "storage.rules.yml",
     }
     assert TEST_FILES, f"no unit tests in {ALERTS / 'tests'}"

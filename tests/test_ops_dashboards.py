@@ -9,6 +9,7 @@ its JSON is checked for what the provisioning relies on, and the queries against
 - for the JMX exporter's names (Kafka, HDFS): the live agents when the stack runs them, and the
   names the rules in ops/jmx/*.yml produce;
 - for the loader: the metric table of docs/operations.md, which its helper keeps with the code;
+- for the hosts: the live node-exporter of the stack (service "node-exporter");
 - `up`, `ALERTS` and the recording rules of ops/prometheus/alerts/.
 """
 
@@ -89,7 +90,7 @@ def test_provisioning_points_at_the_dashboards_and_the_datasource() -> None:
 def test_dashboards_are_complete() -> None:
     names = {p.stem for p in DASHBOARDS}
     assert {"pipeline-health", "eventsim", "ingest", "loader", "clickhouse", "kafka",
-            "hdfs"} <= names  # fmt: skip
+            "hdfs", "node", "jvm"} <= names  # fmt: skip
     uids = [json.loads(p.read_text())["uid"] for p in DASHBOARDS]
     assert len(set(uids)) == len(uids), "dashboard uids must be unique"
     for name, panel in panels():
@@ -143,6 +144,14 @@ def clickhouse_names(clickhouse_url: str) -> set[str]:
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "clickhouse"]
     (query,) = job["params"]["query"]
     return scrape(f"{clickhouse_url}/?{urllib.parse.urlencode({'query': query})}")
+
+
+def node_exporter_names() -> set[str]:
+    """The metric names the stack's node-exporter serves (stack.toml's node_exporter port)."""
+    from soundlake.stack import config
+
+    cfg = config.load()
+    return scrape(f"http://{cfg.host}:{cfg.port('node_exporter')}/metrics")
 
 
 def live_jmx_names(host: str = "127.0.0.1") -> set[str]:
@@ -232,6 +241,7 @@ def test_every_panel_uses_metrics_that_are_exported(
         running_services
         | clickhouse_names(stack.clickhouse_url)
         | live_jmx_names()
+        | node_exporter_names()
         | jmx_rule_names()
         | JVM_METRICS
         | documented_loader_names()
@@ -240,6 +250,7 @@ def test_every_panel_uses_metrics_that_are_exported(
     )
     assert "soundlake_ingest_consumer_lag_records" in running_services
     assert "ClickHouseMetrics_Query" in exported
+    assert "node_cpu_seconds_total" in exported
     missing = {
         (dashboard, title, name)
         for dashboard, title, expr in exprs()

@@ -142,3 +142,39 @@ def test_spark_reads_csv_written_to_hdfs_by_rust(
         ("London", 2, 77, "Alan"),
         ("New York", 2, 75, "Grace"),
     ]
+
+
+# What ops/grafana and ops/prometheus/alerts/node.rules.yml read from node-exporter.
+NODE_METRICS = (
+    "node_cpu_seconds_total",
+    "node_load1",
+    "node_memory_MemAvailable_bytes",
+    "node_memory_MemTotal_bytes",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_size_bytes",
+    "node_filesystem_readonly",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+    "node_boot_time_seconds",
+    "node_time_seconds",
+)
+
+
+def test_node_exporter_serves_the_host_metrics(stack: Endpoints) -> None:
+    from soundlake.stack import config
+    from soundlake.stack.process import http_get
+
+    cfg = config.load()
+    url = f"http://{cfg.host}:{cfg.port('node_exporter')}/metrics"
+    answer = http_get(url)
+    assert answer is not None, f"nothing answers at {url}: `scripts/stack up node-exporter`"
+    status, body = answer
+    assert status == 200, f"{url} answered {status}"
+    served = {line.split("{")[0].split(" ")[0] for line in body.splitlines() if line[:1] != "#"}
+    assert set(NODE_METRICS) - served == set(), f"missing from {url}"
+    # only the chosen collectors run: nothing of the host beyond them shows
+    assert not any(
+        name.startswith(("node_systemd_", "node_hwmon_", "node_arp_")) for name in served
+    )

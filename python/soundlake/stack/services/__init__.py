@@ -7,7 +7,7 @@ from ..service import Service
 from .clickhouse import ClickHouse
 from .hdfs import HdfsDataNode, HdfsNameNode
 from .kafka import Kafka
-from .monitoring import Alertmanager, Prometheus
+from .monitoring import Alertmanager, NodeExporter, Prometheus
 from .schema_registry import SchemaRegistry
 from .spark_metastore import SparkMetastore
 from .spark_thrift import SparkThrift
@@ -18,6 +18,7 @@ ORDER: list[type[Service]] = [
     Kafka,
     SchemaRegistry,
     ClickHouse,
+    NodeExporter,
     Prometheus,
     Alertmanager,
     SparkMetastore,

@@ -1,4 +1,5 @@
-"""Prometheus (Debian 2.42) and Alertmanager (Debian 0.25) of the local stack.
+"""Prometheus (Debian 2.42), Alertmanager (Debian 0.25) and node-exporter (Debian 1.5) of the
+local stack.
 
 Both run with configs rendered from the repository's templates at every start and checked with
 the packages' own tools (`promtool check config`, `amtool check-config`) before the process starts.
@@ -26,6 +27,7 @@ PROMETHEUS = Path("/usr/bin/prometheus")
 PROMTOOL = Path("/usr/bin/promtool")
 ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
 AMTOOL = Path("/usr/bin/amtool")
+NODE_EXPORTER = Path("/usr/bin/prometheus-node-exporter")
 
 PROMETHEUS_TEMPLATE = SERVICE_CONF / "prometheus" / "prometheus.local.yml"
 ALERTS_DIR = SERVICE_CONF / "prometheus" / "alerts"
@@ -33,6 +35,36 @@ ALERTMANAGER_TEMPLATE = SERVICE_CONF / "alertmanager" / "alertmanager.yml.tmpl"
 TELEGRAM_TEMPLATE = SERVICE_CONF / "alertmanager" / "telegram.tmpl"
 
 _TELEGRAM_BLOCK = re.compile(r"^[ \t]*# telegram:begin\n.*?^[ \t]*# telegram:end\n", re.S | re.M)
+
+
+class NodeExporter(Service):
+    """The host's CPU, load, memory, filesystems, disk I/O, network and uptime (job "node"):
+    only those collectors run, so the scrape stays small and nothing else of the host shows."""
+
+    name = "node-exporter"
+    port_names = ("node_exporter",)
+    start_timeout = 30.0
+    collectors = ("cpu", "loadavg", "meminfo", "filesystem", "diskstats", "netdev", "stat", "time")
+
+    def install(self) -> None:
+        apt_install_without_daemons(
+            ["prometheus-node-exporter"], ["prometheus-node-exporter.service"]
+        )
+        _require_binaries("prometheus-node-exporter", NODE_EXPORTER)
+
+    def command(self) -> list[str]:
+        return [
+            str(NODE_EXPORTER),
+            f"--web.listen-address={self.cfg.host}:{self.cfg.port('node_exporter')}",
+            "--collector.disable-defaults",
+            *(f"--collector.{c}" for c in self.collectors),
+        ]
+
+    def healthy(self) -> bool:
+        answer = process.http_get(
+            f"http://{self.cfg.host}:{self.cfg.port('node_exporter')}/metrics"
+        )
+        return answer is not None and answer[0] == 200 and "node_cpu_seconds_total" in answer[1]
 
 
 class Prometheus(Service):
@@ -64,6 +96,7 @@ class Prometheus(Service):
             "eventsim_metrics_port": str(self.cfg.port("eventsim_metrics")),
             "schema_registry_management_port": str(self.cfg.port("schema_registry_management")),
             "clickhouse_http_port": str(self.cfg.port("clickhouse_http")),
+            "node_exporter_port": str(self.cfg.port("node_exporter")),
             "alerts_dir": str(ALERTS_DIR),
             "targets_dir": str(self.targets_dir),
         }
