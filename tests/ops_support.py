@@ -139,7 +139,12 @@ def value(column: str, data_type: str, day: date, rng: random.Random, i: int) ->
 def create_gold_tables(db: ClickHouseDb, rows_per_day: int) -> None:
     rng = random.Random(8)  # noqa: S311 - test data, not secrets
     for table, columns in gold_models().items():
-        ddl = ", ".join(f"`{c}` {CLICKHOUSE_TYPES[t]}" for c, t in columns)
+        # as soundlake-loader creates them: Spark writes every column nullable but the
+        # partition column (rust-loader/README.md, the type mapping)
+        ddl = ", ".join(
+            f"`{c}` {CLICKHOUSE_TYPES[t] if c == 'event_date' else f'Nullable({CLICKHOUSE_TYPES[t]})'}"
+            for c, t in columns
+        )
         db.query(f"CREATE TABLE {table} ({ddl}) ENGINE = MergeTree ORDER BY tuple()")
         if rows_per_day == 0:
             continue

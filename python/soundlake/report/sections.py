@@ -256,7 +256,7 @@ SECTIONS: tuple[Section, ...] = (
         "Top 5 artists, all time",
         "Plays of every day loaded, the 5 most played artists.",
         "SELECT any(artist) AS name, sum(play_count) AS plays FROM {table} "
-        "GROUP BY splitByChar('|', song_key)[1] AS artist_key "
+        "GROUP BY splitByChar('|', assumeNotNull(song_key))[1] AS artist_key "
         "ORDER BY plays DESC, artist_key LIMIT 5",
         bars("name", "plays"),
     ),
