@@ -9,9 +9,6 @@ whatever the previous ones missed. The row count of each table is the asset's me
 # no `from __future__ import annotations`: Dagster checks the decorated functions' context
 # annotations at run time
 import subprocess
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from dagster import (
     multi_asset,
 )
 
+from soundlake.clickhouse import ClickHouse, ClickHouseError
 from soundlake.orchestrate.dbt import RETRY_POLICY, gold_models
 from soundlake.orchestrate.settings import Settings
 
@@ -38,19 +36,16 @@ def table_key(table: str) -> AssetKey:
     return AssetKey([GROUP, table])
 
 
-def query(settings: Settings, sql: str) -> str:
-    """One query over ClickHouse's HTTP interface; its answer as text."""
-    url = f"{settings.clickhouse_url}/?{urllib.parse.urlencode({'query': sql})}"
-    if not url.startswith(("http://", "https://")):
-        raise Failure(f"not an HTTP URL: {url}")
+def row_count(settings: Settings, table: str) -> int:
+    """The rows of a ClickHouse table, or a Failure saying why not."""
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
-            return str(response.read().decode())
-    except urllib.error.HTTPError as err:
-        detail = err.read().decode("utf-8", "replace").strip()[:500]
-        raise Failure(f"ClickHouse answered HTTP {err.code} to {sql!r}: {detail}") from err
-    except (urllib.error.URLError, OSError) as err:
-        raise Failure(f"ClickHouse at {settings.clickhouse_url} did not answer: {err}") from err
+        clickhouse = ClickHouse(
+            settings.clickhouse_url, settings.clickhouse_database, timeout_s=HTTP_TIMEOUT_S
+        )
+        # a plain identifier: the loader refuses any other table name
+        return int(clickhouse.select(f"SELECT count() AS n FROM {table}")[0]["n"])  # noqa: S608
+    except ClickHouseError as err:
+        raise Failure(str(err)) from err
 
 
 def load(settings: Settings, tables: list[str]) -> str:
@@ -101,11 +96,9 @@ def clickhouse_tables(manifest_path: Path) -> AssetsDefinition:
         tables = sorted(key.path[-1] for key in context.selected_asset_keys)
         context.log.info(load(settings, tables))
         for table in tables:
-            # both names are plain identifiers: the loader refuses any other table name
-            count = f"SELECT count() FROM {settings.clickhouse_database}.{table}"  # noqa: S608
-            rows = int(query(settings, count))
             yield MaterializeResult(
-                asset_key=table_key(table), metadata={"dagster/row_count": rows}
+                asset_key=table_key(table),
+                metadata={"dagster/row_count": row_count(settings, table)},
             )
 
     return clickhouse_load

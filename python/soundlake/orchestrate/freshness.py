@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from soundlake.clickhouse import ClickHouse, ClickHouseError
 from soundlake.orchestrate.settings import Settings
 
 METRIC = "soundlake_gold_freshness_seconds"
@@ -25,41 +23,23 @@ HTTP_TIMEOUT_S = 10.0
 GOLD_PREFIX = "gold_"
 
 
-class FreshnessError(Exception):
-    """ClickHouse did not answer the freshness query."""
-
-
-def _query(settings: Settings, sql: str) -> str:
-    url = f"{settings.clickhouse_url}/?{urllib.parse.urlencode({'query': sql})}"
-    if not url.startswith(("http://", "https://")):
-        raise FreshnessError(f"not an HTTP URL: {url}")
-    try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
-            return str(response.read().decode())
-    except (urllib.error.URLError, OSError) as err:
-        raise FreshnessError(f"ClickHouse at {settings.clickhouse_url}: {err}") from err
-
-
 def newest_landed(settings: Settings) -> dict[str, int]:
     """Each gold table with rows: the newest ``_ingested_at`` it holds, in Unix seconds."""
-    db = settings.clickhouse_database
-    if not db.isidentifier():  # ClickHouse 18 has no query parameters: names are checked
-        raise FreshnessError(f"not a plain database name: {db!r}")
-    where = f"database = '{db}' AND startsWith(name, '{GOLD_PREFIX}')"
-    listing = f"SELECT name FROM system.tables WHERE {where} FORMAT TSV"  # noqa: S608
-    tables = [t for t in _query(settings, listing).split() if t.isidentifier()]
+    clickhouse = ClickHouse(
+        settings.clickhouse_url, settings.clickhouse_database, timeout_s=HTTP_TIMEOUT_S
+    )
+    # ClickHouse 18 has no query parameters: only plain names go into the SQL
+    tables = sorted(
+        t for t in clickhouse.tables() if t.startswith(GOLD_PREFIX) and t.isidentifier()
+    )
     if not tables:
         return {}
     newest = " UNION ALL ".join(
-        f"SELECT '{t}', toUInt32(ifNull(max(_ingested_at), toDateTime(0))) FROM {db}.{t}"  # noqa: S608
+        f"SELECT '{t}' AS name, toUInt32(ifNull(max(_ingested_at), toDateTime(0))) AS landed "  # noqa: S608
+        f"FROM {t}"
         for t in tables
     )
-    result = {}
-    for line in _query(settings, f"{newest} FORMAT TSV").splitlines():
-        table, seconds = line.split("\t")
-        if int(seconds) > 0:
-            result[table] = int(seconds)
-    return result
+    return {row["name"]: int(row["landed"]) for row in clickhouse.select(newest) if row["landed"]}
 
 
 def exposition(settings: Settings, now: float | None = None) -> str:
@@ -91,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body, status = exposition(self.server.settings).encode(), 200
-        except FreshnessError as err:
+        except ClickHouseError as err:
             body, status = f"{err}\n".encode(), 503
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; version=0.0.4")

@@ -8,8 +8,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from soundlake.clickhouse import ClickHouse, ClickHouseError
+
 from . import page
-from .clickhouse import ClickHouse, ClickHouseError
 from .sections import SECTIONS, is_empty, last_load, query
 
 LOAD_LOG = "_load_log"  # soundlake-loader's log of every table load (rust-loader/README.md)

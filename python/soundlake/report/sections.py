@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from soundlake.clickhouse import ClickHouse
+
 from . import charts
 from .charts import Series
-from .clickhouse import ClickHouse
 
 Rows = list[dict[str, Any]]
 

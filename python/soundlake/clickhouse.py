@@ -1,4 +1,5 @@
-"""A small ClickHouse client over its HTTP interface (stdlib only): SELECTs as rows of dicts."""
+"""A small ClickHouse client over its HTTP interface (stdlib only): SELECTs as rows of dicts,
+for the report and the orchestrator."""
 
 from __future__ import annotations
 
