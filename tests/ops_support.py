@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from conftest import ClickHouseDb, ServiceError, cargo_binaries, http_request
 
@@ -20,6 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS_DIR = ROOT / ".stack" / "conf" / "prometheus" / "targets"
 EVENTSIM_CONFIG = ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
 GOLD_YAML = ROOT / "dbt_spark" / "models" / "gold" / "_gold__models.yml"
+# headless Chromium (Debian's) for the tests that open a page: it must not reach out, so no
+# background services and a proxy on a closed port (each test adds its own flags)
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--proxy-server=http://127.0.0.1:9",
+]
 CLICKHOUSE_TYPES = {
     "date": "Date",
     "timestamp": "DateTime",
@@ -51,6 +67,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def chromium() -> str:
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("Debian's chromium is not installed: run scripts/setup", pytrace=False)
+    return binary
 
 
 class Started:

@@ -5,34 +5,19 @@ and every chart of the page must draw marks."""
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from conftest import ClickHouseDb
-from ops_support import create_gold_tables
+from ops_support import CHROMIUM_FLAGS, chromium, create_gold_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 SOUNDLAKE = ROOT / "scripts" / "soundlake"
 # chromium must not reach out: no DNS, no proxy that answers, no background services
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--hide-scrollbars",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-    "--proxy-server=http://127.0.0.1:9",
-]
+REPORT_FLAGS = [*CHROMIUM_FLAGS, "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND"]
 
 
 def report(db: ClickHouseDb, out: Path) -> subprocess.CompletedProcess[str]:
@@ -41,13 +26,6 @@ def report(db: ClickHouseDb, out: Path) -> subprocess.CompletedProcess[str]:
          "--database", db.name, "--days", "30"],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
-
-
-def chromium() -> str:
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.fail("Debian's chromium is not installed: run scripts/setup", pytrace=False)
-    return binary
 
 
 class Charts(HTMLParser):
@@ -129,7 +107,7 @@ def test_report_renders_every_gold_chart_in_chromium(
 
     browser = chromium()
     dom = subprocess.run(
-        [browser, *CHROMIUM_FLAGS, "--dump-dom", out.as_uri()],
+        [browser, *REPORT_FLAGS, "--dump-dom", out.as_uri()],
         capture_output=True, text=True, check=True, timeout=120,
     ).stdout  # fmt: skip
     charts = Charts()
@@ -139,7 +117,7 @@ def test_report_renders_every_gold_chart_in_chromium(
 
     shot = tmp_path / "report.png"
     subprocess.run(
-        [browser, *CHROMIUM_FLAGS, f"--screenshot={shot}", "--window-size=1400,3000", out.as_uri()],
+        [browser, *REPORT_FLAGS, f"--screenshot={shot}", "--window-size=1400,3000", out.as_uri()],
         capture_output=True, check=True, timeout=120,
     )  # fmt: skip
     width, height, rows = png_pixels(shot)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, unique_name
 from dagster import DagsterEventType, DagsterInstance
+from ops_support import free_port
 from test_orchestrate_ui import dagster_ui, rendered
 
 from soundlake.lake_layout import TOPICS
@@ -34,13 +35,6 @@ SIMULATION = [
     "--progress", "never",
 ]  # fmt: skip
 THRIFT_START_S = 600.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def run(command: list[str], timeout: float = 600) -> None:

@@ -5,7 +5,6 @@ global asset graph shows the whole flow, group by group, from the Kafka topics t
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,42 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from ops_support import CHROMIUM_FLAGS, chromium, free_port
 
 from soundlake.orchestrate.run import DEFINITIONS_MODULE
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180.0
 # chromium must not reach out: every request but the web server's goes to a closed port
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--proxy-server=http://127.0.0.1:9",
-    "--proxy-bypass-list=127.0.0.1",
-    "--virtual-time-budget=30000",
-]
+UI_FLAGS = [*CHROMIUM_FLAGS, "--proxy-bypass-list=127.0.0.1", "--virtual-time-budget=30000"]
 #: the groups of the asset graph, in the order data flows
 GROUPS = ("kafka", "bronze", "staging", "silver", "gold", "clickhouse")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def chromium() -> str:
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.fail("Debian's chromium is not installed: run scripts/setup", pytrace=False)
-    return binary
 
 
 @contextmanager
@@ -101,7 +74,7 @@ def webserver(tmp_path: Path) -> Iterator[str]:
 def rendered(url: str) -> str:
     """The page's DOM once its scripts have run."""
     done = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, "--dump-dom", url],
+        [chromium(), *UI_FLAGS, "--dump-dom", url],
         capture_output=True,
         text=True,
         timeout=180,
