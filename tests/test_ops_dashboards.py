@@ -154,11 +154,14 @@ def node_exporter_names() -> set[str]:
     return scrape(f"http://{cfg.host}:{cfg.port('node_exporter')}/metrics")
 
 
-def live_jmx_names(host: str = "127.0.0.1") -> set[str]:
+def live_jmx_names() -> set[str]:
+    from soundlake.stack import config
+
+    cfg = config.load()
     names: set[str] = set()
-    for port in (7071, 7072, 7073):  # stack.toml's *_jmx_metrics
+    for port_name in (name for name in cfg.ports if name.endswith("_jmx_metrics")):
         try:
-            names |= scrape(f"http://{host}:{port}/metrics")
+            names |= scrape(f"http://{cfg.host}:{cfg.port(port_name)}/metrics")
         except ServiceError:
             continue  # a stack started before the agent was added: the rules' names below
     return names

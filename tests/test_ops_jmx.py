@@ -15,6 +15,7 @@ from soundlake.stack.service import Service
 from soundlake.stack.services import jmx_exporter
 from soundlake.stack.services.hdfs import HdfsDataNode, HdfsNameNode
 from soundlake.stack.services.kafka import Kafka
+from soundlake.stack.services.spark_thrift import SparkThrift
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [
@@ -56,3 +57,23 @@ def test_jvm_service_runs_with_the_agent_and_registers_a_target(
     assert json.loads(target.read_text()) == [
         {"targets": [f"{cfg.host}:{port}"], "labels": {"job": job}}
     ]
+
+
+def test_spark_thrift_driver_runs_with_the_agent_and_spark_metrics_in_jmx(
+    cfg: config.StackConfig,
+) -> None:
+    """The Thrift server's driver JVM is started by pyspark, so the agent goes in through the
+    server's --driver-java-options (spark.driver.extraJavaOptions). What it serves is checked
+    on a running server by tests/test_spark_thrift.py."""
+    from soundlake.jobs import thrift_server
+
+    svc = SparkThrift(cfg)
+    assert "spark_thrift_jmx_metrics" in svc.port_names
+    jar = jmx_exporter.lib_dir(cfg) / f"jmx_prometheus_javaagent-{cfg.versions['jmx_exporter']}.jar"
+    port = cfg.port("spark_thrift_jmx_metrics")
+    agent = f"-javaagent:{jar}={cfg.host}:{port}:{ROOT / 'ops' / 'jmx' / 'spark.yml'}"
+    options = [a for a in svc.command() if a.startswith("--driver-java-options")]
+    assert options == [f"--driver-java-options={agent}"]
+    assert jar.is_file()
+    args = thrift_server.parse_args(options)
+    assert args.driver_java_options == agent

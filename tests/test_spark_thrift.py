@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import Endpoints, unique_name
+from conftest import Endpoints, http_request, unique_name
 from ops_support import free_port
 
 from soundlake.stack import config
@@ -48,7 +48,12 @@ def spark_services(
     temporary stack folder on free ports; stopped after the module's tests."""
     work = tmp_path_factory.mktemp("spark-services")
     base = config.load()
-    ports = {**base.ports, "spark_thrift": free_port(), "spark_metastore": free_port()}
+    ports = {
+        **base.ports,
+        "spark_thrift": free_port(),
+        "spark_thrift_jmx_metrics": free_port(),
+        "spark_metastore": free_port(),
+    }
     cfg = dataclasses.replace(base, dir=work / "stack", ports=ports)
     services = SparkServices(SparkMetastore(cfg), SparkThrift(cfg), work / "warehouse")
     settings = {
@@ -117,6 +122,30 @@ def test_rust_udfs_answer_over_thrift(stack: Endpoints, thrift_server: SparkThri
     assert query(thrift_server, "SELECT normalize_name('ABBA')") == [
         (arrow.normalize_name(pa.array(["ABBA"])).to_pylist()[0],)
     ]
+
+
+def test_the_driver_serves_spark_metrics_to_prometheus(
+    stack: Endpoints, thrift_server: SparkThrift
+) -> None:
+    """The JMX exporter agent on the driver serves Spark's own metrics under the names of
+    ops/jmx/spark.yml: a query run over Thrift counts as a succeeded job."""
+    cfg = thrift_server.cfg
+    url = f"http://{cfg.host}:{cfg.port('spark_thrift_jmx_metrics')}/metrics"
+
+    def succeeded_jobs() -> float:
+        text = http_request(url).decode()
+        values = [
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("spark_driver_appstatus_jobs_succeededjobs_total ")
+        ]
+        assert len(values) == 1, f"no Spark job counter in {url}"
+        return values[0]
+
+    before = succeeded_jobs()
+    assert query(thrift_server, "SELECT count(*) FROM range(1000)") == [(1000,)]
+    assert succeeded_jobs() > before
+    assert "jvm_memory_used_bytes{" in http_request(url).decode()
 
 
 def dbt(service: SparkThrift, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -58,6 +58,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Spark UI port; 0 disables the UI (env SOUNDLAKE_SPARK_THRIFT_UI_PORT; default 0)",
     )
     parser.add_argument(
+        "--driver-java-options",
+        default=os.environ.get("SOUNDLAKE_SPARK_THRIFT_JAVA_OPTIONS", ""),
+        help="JVM options of the driver, e.g. a -javaagent: the local stack attaches the "
+        "Prometheus JMX exporter (env SOUNDLAKE_SPARK_THRIFT_JAVA_OPTIONS; default none)",
+    )
+    parser.add_argument(
         "--start-timeout",
         type=float,
         default=120.0,
@@ -97,7 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # waited that long (docs/benchmarks.md, dbt section).
         "spark.sql.hive.thriftServer.async": "false",
         "spark.ui.enabled": "true" if args.ui_port else "false",
+        # Spark's own metrics (scheduler, block manager, jobs and stages by outcome) as MBeans
+        # named metrics:name=soundlake.driver.<source>.<metric>, for a JMX exporter agent
+        "spark.metrics.conf.*.sink.jmx.class": "org.apache.spark.metrics.sink.JmxSink",
+        "spark.metrics.namespace": "soundlake",
+        "spark.metrics.appStatusSource.enabled": "true",
     }
+    if args.driver_java_options:
+        conf["spark.driver.extraJavaOptions"] = args.driver_java_options
     if args.ui_port:
         conf["spark.ui.port"] = str(args.ui_port)
     log.info("starting a Spark session (catalog, lake settings, UDFs)")

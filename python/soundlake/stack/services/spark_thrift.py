@@ -3,7 +3,8 @@
 It runs ``python -m soundlake.jobs.thrift_server`` in the project's Python environment (where
 ``scripts/setup-python`` installed the ``soundlake`` package): a local-mode Spark driver (heap
 ``[memory] spark_thrift``) whose session has the Rust UDFs registered, serving HiveServer2 on
-``[ports] spark_thrift``. Its catalog is the Hive metastore
+``[ports] spark_thrift``. The driver's JVM runs the Prometheus JMX exporter agent
+(``jmx_exporter``, rules ops/jmx/spark.yml) on ``[ports] spark_thrift_jmx_metrics``. Its catalog is the Hive metastore
 named by ``SOUNDLAKE_SPARK_METASTORE_URL``, by default the stack's ``spark-metastore`` service,
 shared with ``soundlake-dbt`` (see docs/spark-jobs.md, "Metastore").
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from .. import process
 from ..config import StackConfig
 from ..service import Service, StackError
+from . import jmx_exporter
 from .hdfs import default_fs
 from .spark_metastore import client_jar, metastore_url, venv_python
 
@@ -27,7 +29,7 @@ SERVER_MODULE = "soundlake.jobs.thrift_server"
 
 class SparkThrift(Service):
     name = "spark-thrift"
-    port_names = ("spark_thrift",)
+    port_names = ("spark_thrift", "spark_thrift_jmx_metrics")
     # a Spark driver: seconds alone, many times that on a busy 2-core machine
     # (docs/benchmarks.md, "The local stack")
     start_timeout = 240.0
@@ -37,6 +39,7 @@ class SparkThrift(Service):
         self.python = venv_python(cfg)
 
     def install(self) -> None:
+        jmx_exporter.install(self.cfg)
         if not self._server_importable():
             # A fresh machine: `scripts/stack up` alone must work, so make the environment here.
             setup = self.cfg.root / "scripts" / "setup-python"
@@ -65,6 +68,7 @@ class SparkThrift(Service):
         return os.environ.get("SOUNDLAKE_SPARK_METASTORE_URL") or metastore_url(self.cfg)
 
     def prepare(self) -> None:
+        jmx_exporter.register_target(self.cfg, "spark-thrift", "spark_thrift_jmx_metrics")
         port = self.cfg.port("spark_metastore")
         if self.metastore == metastore_url(self.cfg) and not process.port_open(self.cfg.host, port):
             raise StackError(
@@ -86,6 +90,9 @@ class SparkThrift(Service):
             self.cfg.memory.get("spark_thrift", "1g"),
             "--start-timeout",
             str(self.start_timeout),
+            # one word with `=`: the value starts with a dash
+            "--driver-java-options="
+            + " ".join(jmx_exporter.agent_opts(self.cfg, "spark_thrift_jmx_metrics", "spark.yml")),
         ]
 
     def env(self) -> dict[str, str]:
