@@ -1,4 +1,4 @@
-"""Charts as inline SVG strings: lines over days, horizontal bars, heatmaps.
+"""Charts as inline SVG strings: lines over days, horizontal bars, heatmaps, gauges, donuts.
 
 Every data point is one element with the class `mark` (and a <title> tooltip), so a reader (or
 a test) can count what a chart shows. Text is escaped; nothing refers to anything outside.
@@ -44,6 +44,25 @@ def hours(seconds: float) -> str:
 class Series:
     name: str
     points: Sequence[tuple[str, float]]  # (x label, value), x in order
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A band of a gauge's scale: values from `low` to `high` read as `label`."""
+
+    low: float
+    high: float
+    color: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Dial:
+    """A gauge's value on its scale, the bands of `segments`."""
+
+    name: str
+    value: float
+    segments: Sequence[Segment]
 
 
 def _nice_max(value: float) -> float:
@@ -181,4 +200,107 @@ def heatmap(
                 f'height="{cell_h - 1}" fill="{PALETTE[0]}" fill-opacity="{opacity:.2f}">'
                 f"<title>{escape(row_name)}, {escape(column)}: {escape(fmt(value))}</title></rect>"
             )
+    return _svg(height, body, label)
+
+
+def _arc_point(cx: float, cy: float, r: float, turn: float) -> tuple[float, float]:
+    """The point at `turn` (0 = 12 o'clock, 0.25 = 3 o'clock, clockwise) of a circle."""
+    angle = 2 * math.pi * turn
+    return cx + r * math.sin(angle), cy - r * math.cos(angle)
+
+
+def _ring_slice(cx: float, cy: float, outer: float, inner: float, start: float, end: float) -> str:
+    """The SVG path of a ring's slice from turn `start` to turn `end` (clockwise)."""
+    end = min(end, start + 0.9999)  # a whole turn has equal ends: SVG would draw nothing
+    large = 1 if end - start > 0.5 else 0
+    x0, y0 = _arc_point(cx, cy, outer, start)
+    x1, y1 = _arc_point(cx, cy, outer, end)
+    x2, y2 = _arc_point(cx, cy, inner, end)
+    x3, y3 = _arc_point(cx, cy, inner, start)
+    return (
+        f"M{x0:.1f},{y0:.1f} A{outer},{outer} 0 {large} 1 {x1:.1f},{y1:.1f} "
+        f"L{x2:.1f},{y2:.1f} A{inner},{inner} 0 {large} 0 {x3:.1f},{y3:.1f} Z"
+    )
+
+
+def gauges(dials: Sequence[Dial], label: str, fmt: Format = number) -> str:
+    """One half-circle dial per value, side by side, on the scale of its segments (their bands
+    coloured and labelled); the needle is the mark. A value beyond the scale pins the needle at
+    its end and is printed as it is."""
+    dials = [dial for dial in dials if dial.segments]
+    if not dials:
+        return ""
+    height, radius, inner = 190, 110, 78
+    width = WIDTH / len(dials)
+    body: list[str] = []
+    for i, dial in enumerate(dials):
+        name, value = dial.name, dial.value
+        low = min(s.low for s in dial.segments)
+        high = max(s.high for s in dial.segments)
+
+        def turn(value: float, low: float = low, high: float = high) -> float:
+            """From 9 o'clock (low) to 3 o'clock (high) over the top."""
+            share = (min(max(value, low), high) - low) / (high - low) if high > low else 0.0
+            return -0.25 + 0.5 * share
+
+        cx, cy = width * (i + 0.5), 135.0
+        for segment in dial.segments:
+            path = _ring_slice(cx, cy, radius, inner, turn(segment.low), turn(segment.high))
+            body.append(
+                f'<path d="{path}" fill="{escape(segment.color)}">'
+                f"<title>{escape(segment.label)}: {escape(fmt(segment.low))} to "
+                f"{escape(fmt(segment.high))}</title></path>"
+            )
+        for edge in (low, high):
+            x, y = _arc_point(cx, cy, radius + 10, turn(edge))
+            body.append(
+                f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">{escape(fmt(edge))}</text>'
+            )
+        tip_x, tip_y = _arc_point(cx, cy, radius - 4, turn(value))
+        body.append(
+            f'<line class="mark" x1="{cx:.1f}" y1="{cy:.1f}" x2="{tip_x:.1f}" y2="{tip_y:.1f}" '
+            f'stroke="#0f172a" stroke-width="4" stroke-linecap="round">'
+            f"<title>{escape(name)}: {escape(fmt(value))}</title></line>"
+        )
+        body.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="7" fill="#0f172a"/>')
+        body.append(
+            f'<text x="{cx:.1f}" y="{cy + 26:.1f}" text-anchor="middle" font-size="16" '
+            f'font-weight="bold">{escape(fmt(value))}</text>'
+        )
+        body.append(
+            f'<text x="{cx:.1f}" y="{cy + 44:.1f}" text-anchor="middle">{escape(name)}</text>'
+        )
+    return _svg(height, body, label)
+
+
+def donut(slices: Sequence[tuple[str, float]], label: str, fmt: Format = number) -> str:
+    """A ring of one slice per (name, value) in the given order, the total in its middle, and a
+    legend with each slice's value and share. Slices of zero or less are left out."""
+    shown = [(name, value) for name, value in slices if value > 0]
+    total = sum(value for _, value in shown)
+    if not shown:
+        return ""
+    height, outer, inner = 220, 96, 58
+    cx, cy = 160.0, 110.0
+    body: list[str] = []
+    start = 0.0
+    for i, (name, value) in enumerate(shown):
+        share = value / total
+        color = PALETTE[i % len(PALETTE)]
+        path = _ring_slice(cx, cy, outer, inner, start, start + share)
+        body.append(
+            f'<path class="mark" d="{path}" fill="{color}" stroke="#ffffff" stroke-width="1">'
+            f"<title>{escape(name)}: {escape(fmt(value))} ({percent(share)})</title></path>"
+        )
+        y = 60 + i * 24
+        body.append(f'<rect x="300" y="{y - 10}" width="12" height="12" fill="{color}"/>')
+        body.append(
+            f'<text x="318" y="{y}">{escape(name)}: {escape(fmt(value))} ({percent(share)})</text>'
+        )
+        start += share
+    body.append(
+        f'<text x="{cx}" y="{cy + 2}" text-anchor="middle" font-size="18" font-weight="bold">'
+        f"{escape(fmt(total))}</text>"
+    )
+    body.append(f'<text x="{cx}" y="{cy + 20}" text-anchor="middle">total</text>')
     return _svg(height, body, label)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from soundlake.clickhouse import ClickHouse
+from soundlake.metabase import SPEC, load_spec
 
 from . import charts
 from .charts import Series
@@ -68,6 +69,47 @@ def lines_by(
 def bars(name: str, value: str, fmt: charts.Format = charts.number) -> Callable[[Rows, str], str]:
     def draw(rows: Rows, label: str) -> str:
         return charts.bar_chart([(str(r[name]), float(r[value])) for r in rows], label, fmt)
+
+    return draw
+
+
+def metabase_segments(question: str) -> tuple[charts.Segment, ...]:
+    """The gauge bands of a question of the Metabase spec (ops/metabase/dashboards.json), so
+    that the report's gauge reads as the dashboard's; none when it has no such question."""
+    for q in load_spec(SPEC)["questions"]:
+        if q["name"] == question:
+            bands = q.get("visualization_settings", {}).get("gauge.segments", [])
+            return tuple(
+                charts.Segment(float(b["min"]), float(b["max"]), str(b["color"]), str(b["label"]))
+                for b in bands
+            )
+    return ()
+
+
+def dials(name: str, value: str, question: str) -> Callable[[Rows, str], str]:
+    """One gauge per row, on the bands of the Metabase question `question` (with {name}: the
+    row's `name`)."""
+
+    def draw(rows: Rows, label: str) -> str:
+        return charts.gauges(
+            [
+                charts.Dial(
+                    str(r[name]),
+                    float(r[value]),
+                    metabase_segments(question.format(name=r[name])),
+                )
+                for r in rows
+                if r[value] is not None
+            ],
+            label,
+        )
+
+    return draw
+
+
+def donut(name: str, value: str, fmt: charts.Format = charts.number) -> Callable[[Rows, str], str]:
+    def draw(rows: Rows, label: str) -> str:
+        return charts.donut([(str(r[name]), float(r[value])) for r in rows], label, fmt)
 
     return draw
 
@@ -214,7 +256,7 @@ SECTIONS: tuple[Section, ...] = (
         "Mean skipped songs per minute of the period's sessions with songs, by level.",
         "SELECT level, avg(skips_per_minute) AS skips_per_minute FROM {table} "
         "WHERE {window} AND songs > 0 GROUP BY level ORDER BY level",
-        bars("level", "skips_per_minute"),
+        dials("level", "skips_per_minute", "Skips per minute, {name} users"),
     ),
     Section(
         "gold_user_daily",
@@ -222,7 +264,7 @@ SECTIONS: tuple[Section, ...] = (
         "Active users of the latest day, by their level at the day's last event.",
         "SELECT level, uniqExact(user_id) AS users FROM {table} "
         "WHERE event_date = (SELECT max(event_date) FROM {table}) GROUP BY level ORDER BY level",
-        bars("level", "users"),
+        donut("level", "users"),
     ),
     Section(
         "gold_user_daily",
