@@ -37,6 +37,8 @@ lint: ## formatters and linters, no tests
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	$${SOUNDLAKE_VENV:-.venv}/bin/ruff check .
 	$${SOUNDLAKE_VENV:-.venv}/bin/ruff format --check .
+	$${SOUNDLAKE_VENV:-.venv}/bin/mypy
+	$${SOUNDLAKE_VENV:-.venv}/bin/mypy --config-file rust-udfs/pyproject.toml rust-udfs/python/soundlake_udfs
 	$${SOUNDLAKE_VENV:-.venv}/bin/python -m mypy.stubtest --mypy-config-file rust-udfs/pyproject.toml soundlake_udfs._native
 
 fmt: ## format Rust and Python code

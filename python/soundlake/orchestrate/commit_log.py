@@ -62,10 +62,20 @@ class CommitLog:
         seqs = [seq for seq in self.sequences() if after is None or seq > after]
         result = NewCommits(newest_seq=seqs[-1] if seqs else after)
         for seq in seqs[-max_entries:]:
-            entry = self._read_json(f"{seq:020}.json")
-            for file in entry.get("files", []):
-                result.rows[str(file.get("topic", ""))] += int(file.get("rows", 0))
-            at = int(entry.get("committed_at_ms", 0))
+            name = f"{seq:020}.json"
+            entry = self._read_json(name)
+            try:
+                files = entry.get("files", [])
+                if not isinstance(files, list):
+                    raise TypeError("'files' is not a list")
+                for file in files:
+                    result.rows[str(file.get("topic", ""))] += int(file.get("rows", 0))
+                at = int(str(entry.get("committed_at_ms", 0)))
+            except (AttributeError, TypeError, ValueError) as err:
+                raise CommitLogError(
+                    f"{self.lake_url}/{COMMITS}/{name} is not a commit entry ({err}); "
+                    "see rust-ingest/DESIGN-exactly-once.md for its fields"
+                ) from err
             result.committed_at_ms = max(result.committed_at_ms or 0, at)
         return result
 

@@ -50,7 +50,9 @@ def spark_udf(name: str) -> Any:
         spec = SPECS[name]
     except KeyError:
         raise KeyError(f"no Soundlake UDF called {name!r}; known: {sorted(SPECS)}") from None
-    return arrow_udf(on_arrays(spec.function), returnType=spec.return_type)
+    # pyspark's stubs only know the form with an explicit functionType, which pyspark itself
+    # warns against ("specify type hints ... instead"): the UDF's kind is read from its hints
+    return arrow_udf(on_arrays(spec.function), returnType=spec.return_type)  # type: ignore[call-overload]
 
 
 def on_arrays(function: Callable[..., Any]) -> Callable[..., Any]:
