@@ -41,7 +41,8 @@ class Outcomes:
 
     #: finished runs per status label (success, failure, canceled)
     runs: dict[str, int]
-    #: failed runs since the last successful one (all failed runs when none succeeded)
+    #: failed runs since the last successful one (up to ``MAX_COUNTED``; every failed run
+    #: when none succeeded)
     consecutive_failures: int
     #: when the last successful run ended (Unix seconds), None before the first
     last_success_at: float | None
