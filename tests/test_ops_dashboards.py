@@ -10,6 +10,7 @@ its JSON is checked for what the provisioning relies on, and the queries against
   names the rules in ops/jmx/*.yml produce;
 - for the loader: the metric table of docs/operations.md, which its helper keeps with the code;
 - for the hosts: the live node-exporter of the stack (service "node-exporter");
+- for the orchestrator (`soundlake run`): the metric families its /metrics declares;
 - `up`, `ALERTS` and the recording rules of ops/prometheus/alerts/.
 """
 
@@ -171,6 +172,31 @@ def documented_loader_names() -> set[str]:
     return set(re.findall(r"`(soundlake_loader_[a-z_]+)`", OPERATIONS_DOC.read_text()))
 
 
+def orchestrator_names(clickhouse_url: str, dagster_home: Path) -> set[str]:
+    """The metric families the /metrics of `soundlake run` declares (orchestrate/freshness.py
+    and runs.py), from an endpoint started here on the stack's ClickHouse: its ``# TYPE`` lines,
+    since a database without gold tables has no freshness samples."""
+    import dataclasses
+
+    from soundlake.orchestrate.freshness import serve
+    from soundlake.orchestrate.settings import Settings
+
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        clickhouse_url=clickhouse_url,
+        clickhouse_database="default",
+        dagster_home=dagster_home,
+    )
+    server = serve("127.0.0.1", 0, settings)
+    try:
+        body = http_request(f"http://127.0.0.1:{server.server_address[1]}/metrics").decode()
+    finally:
+        server.shutdown()
+    return {line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")}
+
+
 def recorded_names() -> set[str]:
     names = set()
     for path in (ROOT / "ops" / "prometheus" / "alerts").glob("*.rules.yml"):
@@ -238,10 +264,12 @@ def running_services(stack: Endpoints, tmp_path: Path) -> Iterator[set[str]]:
 
 
 def test_every_panel_uses_metrics_that_are_exported(
-    stack: Endpoints, running_services: set[str]
+    stack: Endpoints, running_services: set[str], tmp_path: Path
 ) -> None:
+    orchestrator = orchestrator_names(stack.clickhouse_url, tmp_path / "dagster")
     exported = (
         running_services
+        | orchestrator
         | clickhouse_names(stack.clickhouse_url)
         | live_jmx_names()
         | node_exporter_names()
@@ -254,6 +282,7 @@ def test_every_panel_uses_metrics_that_are_exported(
     assert "soundlake_ingest_consumer_lag_records" in running_services
     assert "ClickHouseMetrics_Query" in exported
     assert "node_cpu_seconds_total" in exported
+    assert "soundlake_gold_freshness_seconds" in orchestrator
     missing = {
         (dashboard, title, name)
         for dashboard, title, expr in exprs()

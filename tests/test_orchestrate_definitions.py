@@ -1,5 +1,6 @@
 """The orchestrator's definitions without the stack: the asset graph from the Kafka topics to the
-ClickHouse tables, and the sensor on the lander's commit log (a ``file://`` lake)."""
+ClickHouse tables, the freshness policy of gold and ClickHouse, and the sensor on the lander's
+commit log (a ``file://`` lake)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from soundlake.orchestrate.bronze import bronze_key, topic_key
 from soundlake.orchestrate.clickhouse import table_key
 from soundlake.orchestrate.commit_log import CommitLog
 from soundlake.orchestrate.dbt import gold_models, project
-from soundlake.orchestrate.definitions import defs
+from soundlake.orchestrate.definitions import FRESHNESS, defs
+from soundlake.orchestrate.run import DAGSTER_YAML
 from soundlake.orchestrate.sensors import PIPELINE_JOB, bronze_commits
 
 
@@ -47,6 +49,23 @@ def test_every_gold_model_has_its_clickhouse_table() -> None:
     for table, model in gold.items():
         assert graph.get(table_key(table)).parent_keys == {model}
         assert graph.get(model).group_name == "gold"
+
+
+def test_gold_and_clickhouse_carry_the_freshness_policy(tmp_path: Path) -> None:
+    graph = defs.resolve_asset_graph()
+    gold = gold_models(project.manifest_path)
+    watched = {table_key(table) for table in gold} | set(gold.values())
+    for key in graph.get_all_asset_keys():
+        policy = graph.get(key).freshness_policy
+        assert policy == (FRESHNESS if key in watched else None), key
+    assert FRESHNESS.warn_window and FRESHNESS.warn_window.to_timedelta() < (
+        FRESHNESS.fail_window.to_timedelta()
+    )
+    # what evaluates it: the daemon's freshness evaluation, on in the instance `soundlake run`
+    # writes
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert "FRESHNESS_DAEMON" in instance.get_required_daemon_types()
 
 
 def layers_above(key: AssetKey) -> set[str]:

@@ -41,7 +41,8 @@ details as (
         {%- endfor %}
         count(distinct p.user_id) as listeners,
         sum(p.duration_seconds) as listening_seconds,
-        max(p._ingested_at) as _ingested_at
+        max(p._ingested_at) as _ingested_at,
+        max(p.event_ts) as _newest_event_at
     from plays p
     join top t on t.event_date = p.event_date and t.{{ key }} = p.{{ key }}
     group by p.event_date, p.{{ key }}
@@ -56,6 +57,7 @@ select /*+ REBALANCE(event_date) */
     d.listeners,
     d.listening_seconds,
     d._ingested_at,
+    d._newest_event_at,
     t.event_date
 from top t
 join details d on d.event_date = t.event_date and d.{{ key }} = t.{{ key }}

@@ -7,6 +7,7 @@ select /*+ REBALANCE(event_date) */
     count(distinct user_id) as cancelled_users,
     avg((unix_micros(event_ts) - unix_micros(registration_ts)) / 86400e6) as avg_days_since_registration,
     max(_ingested_at) as _ingested_at,
+    max(event_ts) as _newest_event_at,
     event_date
 from {{ ref('fact_page_views') }}
 where is_valid

@@ -18,7 +18,8 @@ cities as (
         count(*) as page_views,
         count_if(page = 'NextSong') as listen_events,
         coalesce(sum(case when page = 'NextSong' then duration_seconds end), 0) as listening_seconds,
-        max(_ingested_at) as _ingested_at
+        max(_ingested_at) as _ingested_at,
+        max(event_ts) as _newest_event_at
     from events
     group by event_date, city, state
 )
@@ -34,5 +35,6 @@ select /*+ REBALANCE(event_date) */
     listen_events,
     listening_seconds,
     _ingested_at,
+    _newest_event_at,
     event_date
 from cities

@@ -2,7 +2,8 @@
 -- (from the status change topic). A day's numbers depend on that day only.
 {%- set days = incremental_days_filter('event_date', [ref('fact_page_views'), ref('fact_status_changes')]) %}
 with free_users as (
-    select event_date, count(distinct user_id) as free_active_users, max(_ingested_at) as _ingested_at
+    select event_date, count(distinct user_id) as free_active_users, max(_ingested_at) as _ingested_at,
+        max(event_ts) as _newest_event_at
     from {{ ref('fact_page_views') }}
     where {{ days }} and is_valid and user_id is not null and level = 'free'
     group by event_date
@@ -16,7 +17,8 @@ changes as (
         count(distinct case when change = 'downgrade' then user_id end) as downgraded_users,
         avg(case when change = 'upgrade'
             then (unix_micros(event_ts) - unix_micros(registration_ts)) / 86400e6 end) as avg_days_registration_to_upgrade,
-        max(_ingested_at) as _ingested_at
+        max(_ingested_at) as _ingested_at,
+        max(event_ts) as _newest_event_at
     from {{ ref('fact_status_changes') }}
     where {{ days }} and is_valid
     group by event_date
@@ -35,6 +37,7 @@ select /*+ REBALANCE(event_date) */
     coalesce(c.upgraded_users, 0) / nullif(f.free_active_users, 0) as conversion_rate,
     c.avg_days_registration_to_upgrade,
     greatest(f._ingested_at, c._ingested_at) as _ingested_at,
+    greatest(f._newest_event_at, c._newest_event_at) as _newest_event_at,
     d.event_date
 from all_days d
 left join free_users f on f.event_date = d.event_date

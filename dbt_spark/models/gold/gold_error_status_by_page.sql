@@ -18,7 +18,8 @@ errors as (
         status,
         count(*) as errors,
         count(distinct user_id) as users,
-        max(_ingested_at) as _ingested_at
+        max(_ingested_at) as _ingested_at,
+        max(event_ts) as _newest_event_at
     from events
     where status >= 400
     group by event_date, page, method, status
@@ -32,6 +33,7 @@ select /*+ REBALANCE(event_date) */
     p.page_events,
     e.errors / p.page_events as error_share,
     e._ingested_at,
+    e._newest_event_at,
     e.event_date
 from errors e
 join pages p on p.event_date = e.event_date and p.page = e.page

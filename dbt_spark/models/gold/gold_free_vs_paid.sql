@@ -7,7 +7,8 @@ with views as (
         count(distinct user_id) as active_users,
         count(distinct session_id) as sessions,
         count(*) as page_views,
-        max(_ingested_at) as _ingested_at
+        max(_ingested_at) as _ingested_at,
+        max(event_ts) as _newest_event_at
     from {{ ref('fact_page_views') }}
     where {{ days }} and is_valid and user_id is not null
     group by event_date, level
@@ -18,7 +19,8 @@ listens as (
         level,
         count(*) as listen_events,
         sum(duration_seconds) as listening_seconds,
-        max(_ingested_at) as _ingested_at
+        max(_ingested_at) as _ingested_at,
+        max(event_ts) as _newest_event_at
     from {{ ref('fact_listen_events') }}
     where {{ days }} and is_valid and user_id is not null
     group by event_date, level
@@ -32,6 +34,7 @@ select /*+ REBALANCE(event_date) */
     coalesce(l.listening_seconds, 0) as listening_seconds,
     coalesce(l.listen_events, 0) / v.active_users as listens_per_user,
     greatest(v._ingested_at, l._ingested_at) as _ingested_at,
+    greatest(v._newest_event_at, l._newest_event_at) as _newest_event_at,
     v.event_date
 from views v
 left join listens l on l.event_date = v.event_date and l.level = v.level

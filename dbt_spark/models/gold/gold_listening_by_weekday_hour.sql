@@ -7,6 +7,7 @@ select /*+ REBALANCE(event_date) */
     count(distinct user_id) as listeners,
     sum(duration_seconds) as listening_seconds,
     max(_ingested_at) as _ingested_at,
+    max(event_ts) as _newest_event_at,
     event_date
 from {{ ref('fact_listen_events') }}
 where is_valid

@@ -27,7 +27,8 @@ first_week as (
         sum(listening_seconds) as listening_seconds,
         sum(upgrades) > 0 as upgraded,
         sum(cancellations) > 0 as cancelled,
-        max(_ingested_at) as _ingested_at
+        max(_ingested_at) as _ingested_at,
+        max(last_event_ts) as _newest_event_at
     from activity
     where {{ registration_filter }}
       and event_date between registration_date and date_add(registration_date, 6)
@@ -43,6 +44,7 @@ select /*+ REBALANCE(event_date) */
     count_if(cancelled) as cancelled_users,
     cast(least(7, datediff(max(c.last_day), registration_date) + 1) as int) as days_observed,
     max(_ingested_at) as _ingested_at,
+    max(_newest_event_at) as _newest_event_at,
     registration_date as event_date
 from first_week
 cross join coverage c

@@ -16,7 +16,8 @@ with activity as (
         user_id,
         event_date,
         date_trunc('week', registration_ts)::date as cohort_week,
-        _ingested_at
+        _ingested_at,
+        last_event_ts
     from {{ ref('fact_user_daily_activity') }}
     where {{ input_filter }}
 ),
@@ -28,7 +29,8 @@ user_weeks as (
         cohort_week,
         user_id,
         cast(floor(datediff(event_date, cohort_week) / 7) as int) as week_number,
-        max(_ingested_at) as _ingested_at
+        max(_ingested_at) as _ingested_at,
+        max(last_event_ts) as _newest_event_at
     from activity
     where {{ cohort_filter }}
       and event_date >= cohort_week
@@ -51,7 +53,8 @@ grid as (
     from cohort_sizes s
 ),
 retained as (
-    select w.cohort_week, w.week_number, count(*) as active_users, max(w._ingested_at) as _ingested_at
+    select w.cohort_week, w.week_number, count(*) as active_users, max(w._ingested_at) as _ingested_at,
+        max(w._newest_event_at) as _newest_event_at
     from user_weeks w
     join cohorts c on c.cohort_week = w.cohort_week and c.user_id = w.user_id
     group by w.cohort_week, w.week_number
@@ -62,6 +65,7 @@ select /*+ REBALANCE(event_date) */
     coalesce(r.active_users, 0) as active_users,
     coalesce(r.active_users, 0) / g.cohort_users as retention_rate,
     max(r._ingested_at) over (partition by g.cohort_week) as _ingested_at,
+    max(r._newest_event_at) over (partition by g.cohort_week) as _newest_event_at,
     g.cohort_week as event_date
 from grid g
 cross join coverage c

@@ -9,6 +9,7 @@ select /*+ REBALANCE(event_date) */
     avg(events) as avg_events_per_session,
     avg(songs) as avg_songs_per_session,
     max(_ingested_at) as _ingested_at,
+    max(ended_at) as _newest_event_at,
     event_date
 from {{ ref('dim_sessions') }}
 where {{ incremental_days_filter('event_date', [ref('dim_sessions')]) }}

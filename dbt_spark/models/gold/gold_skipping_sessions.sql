@@ -9,6 +9,7 @@ select /*+ REBALANCE(event_date) */
     sum(skipped_songs) / sum(songs) as skip_rate,
     count_if(skipped_songs > 0) / count(*) as skipping_session_share,
     max(_ingested_at) as _ingested_at,
+    max(ended_at) as _newest_event_at,
     event_date
 from {{ ref('dim_sessions') }}
 where songs > 0

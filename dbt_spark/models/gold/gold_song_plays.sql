@@ -8,6 +8,7 @@ select /*+ REBALANCE(event_date) */
     count(*) as play_count,
     sum(duration_seconds) as listening_seconds,
     max(_ingested_at) as _ingested_at,
+    max(event_ts) as _newest_event_at,
     event_date
 from {{ ref('fact_listen_events') }}
 where is_valid

@@ -13,6 +13,7 @@ select /*+ REBALANCE(event_date) */
     count(distinct user_id) as affected_users,
     count(distinct session_id) as affected_sessions,
     max(_ingested_at) as _ingested_at,
+    max(event_ts) as _newest_event_at,
     event_date
 from {{ ref('fact_page_views') }}
 where is_valid

@@ -11,6 +11,7 @@ select /*+ REBALANCE(event_date) */
     listen_events as songs,
     listening_seconds,
     _ingested_at,
+    last_event_ts as _newest_event_at,
     event_date
 from {{ ref('fact_user_daily_activity') }}
 where {{ incremental_days_filter('event_date', [ref('fact_user_daily_activity')]) }}

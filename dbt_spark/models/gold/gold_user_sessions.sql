@@ -13,6 +13,7 @@ select /*+ REBALANCE(event_date) */
     case when duration_seconds > 0 then skipped_songs / (duration_seconds / 60) end
         as skips_per_minute,
     _ingested_at,
+    ended_at as _newest_event_at,
     event_date
 from {{ ref('dim_sessions') }}
 where level in ('free', 'paid')

@@ -9,7 +9,8 @@ Modules, in the order a record travels:
     clickhouse    the ClickHouse tables, loaded by ``soundlake-loader`` (gold → ClickHouse)
     sensors       the pipeline job and the sensor that launches it on new bronze commits
     definitions   Dagster's ``Definitions`` (``dagster -m soundlake.orchestrate.definitions``)
-    freshness     each ClickHouse gold table's age, for Prometheus
+    freshness     each ClickHouse gold table's age by event time, for Prometheus (/metrics)
+    runs          the pipeline's run outcomes, read from Dagster's instance, on that /metrics
     run           ``soundlake run``: eventsim, the lander, Dagster's daemon and web UI
 
 docs/orchestration.md says why Dagster and how to run it.

@@ -27,9 +27,8 @@ from soundlake.orchestrate.bronze import bronze_key
 from soundlake.orchestrate.clickhouse import GROUP as CLICKHOUSE_GROUP
 from soundlake.orchestrate.commit_log import CommitLog, CommitLogError
 from soundlake.orchestrate.dbt import LAYERS
-from soundlake.orchestrate.settings import Settings
+from soundlake.orchestrate.settings import PIPELINE_JOB, Settings
 
-PIPELINE_JOB = "pipeline"
 SENSOR_INTERVAL_S = 30
 _ACTIVE = [
     DagsterRunStatus.QUEUED,

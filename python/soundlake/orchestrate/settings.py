@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soundlake.paths import REPO_ROOT
+from soundlake.stack import config
 
 #: the dbt project whose models become assets
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_spark"
 #: the dbt target the orchestrator builds with: the warm Spark Thrift server
 DBT_TARGET = "thrift"
+#: the Dagster job that builds dbt and loads ClickHouse (sensors.py); its runs' outcomes are
+#: exported by runs.py
+PIPELINE_JOB = "pipeline"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class Settings:
     loader_bin: str
     #: where dbt writes its manifest and run artifacts (``SOUNDLAKE_DBT_TARGET_PATH``)
     dbt_target_path: Path
+    #: Dagster's instance (``DAGSTER_HOME``, else the local stack's, where ``soundlake run``
+    #: keeps it: ``<stack dir>/dagster``)
+    dagster_home: Path
 
     @staticmethod
     def from_env() -> Settings:
@@ -52,6 +59,7 @@ class Settings:
             dbt_target_path=Path(
                 os.environ.get("SOUNDLAKE_DBT_TARGET_PATH", str(DBT_PROJECT_DIR / "target"))
             ),
+            dagster_home=Path(os.environ.get("DAGSTER_HOME") or config.load().dir / "dagster"),
         )
 
 
