@@ -3,7 +3,6 @@ with pid files under a temporary stack folder, no stack needed."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import subprocess
@@ -54,7 +53,7 @@ def spawn_child(cfg: config.StackConfig, name: str, order: Path) -> process.PidR
 
 
 def test_the_children_are_named_in_their_start_order(cfg: config.StackConfig) -> None:
-    args = argparse.Namespace(users=1, ui_port=1, flush_interval=1, sensor_interval=1)
+    args = run.parse_args([])
     assert tuple(c.name for c in run.children(args, cfg)) == run.CHILD_NAMES
 
 

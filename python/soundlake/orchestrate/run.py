@@ -85,6 +85,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "default %(default)s)",
     )
     parser.add_argument(
+        "--eventsim-config",
+        type=Path,
+        default=Path(os.environ.get("SOUNDLAKE_RUN_EVENTSIM_CONFIG") or EVENTSIM_CONFIG),
+        metavar="FILE",
+        help="eventsim's config (env SOUNDLAKE_RUN_EVENTSIM_CONFIG; default "
+        "eventsim/configs/eventsim-config-example.json)",
+    )
+    parser.add_argument(
+        "--start-time",
+        default=os.environ.get("SOUNDLAKE_RUN_START_TIME"),
+        metavar="TIME",
+        help="eventsim's first event time, e.g. 2026-12-06T17:00:00 (UTC): what lies before now "
+        "is produced at once, the rest when its time comes (env SOUNDLAKE_RUN_START_TIME; "
+        "default: eventsim's, some days ago)",
+    )
+    parser.add_argument(
+        "--end-time",
+        default=os.environ.get("SOUNDLAKE_RUN_END_TIME"),
+        metavar="TIME",
+        help="eventsim's last event time (UTC): eventsim exits then and the rest keeps running, "
+        "so the lander and Dagster catch up on everything it produced (env "
+        "SOUNDLAKE_RUN_END_TIME; default: no end)",
+    )
+    parser.add_argument(
         "--ui-port",
         type=int,
         default=int(os.environ.get("SOUNDLAKE_DAGSTER_PORT", "3070")),
@@ -93,8 +117,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--flush-interval",
         type=int,
-        default=30,
-        help="the lander's longest wait before it commits, seconds (default %(default)s)",
+        default=int(os.environ.get("SOUNDLAKE_RUN_FLUSH_INTERVAL", "30")),
+        help="the lander's longest wait before it commits, seconds (env "
+        "SOUNDLAKE_RUN_FLUSH_INTERVAL; default %(default)s)",
     )
     parser.add_argument(
         "--sensor-interval",
@@ -185,10 +210,12 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
             [
                 binary("eventsim"),
                 "-c",
-                str(EVENTSIM_CONFIG),
+                str(args.eventsim_config),
                 "--nusers",
                 str(args.users),
                 "--continuous",
+                *(["--start-time", args.start_time] if args.start_time else []),
+                *(["--end-time", args.end_time] if args.end_time else []),
                 "--kafka-brokers",
                 brokers,
                 "--topic-prefix",
@@ -312,6 +339,15 @@ def stop_session(cfg: StackConfig) -> list[str]:
     return stopped
 
 
+def exit_code(record: process.PidRecord) -> int | None:
+    """The exit code of a child of this process that exited, or None if it is not ours."""
+    try:
+        pid, status = os.waitpid(record.pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if pid == record.pid else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = config.load()
@@ -373,10 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"Dagster's UI: http://{cfg.host}:{args.ui_port} — Ctrl-C stops everything", flush=True
         )
+        watched = list(started)
         while not stop:
             time.sleep(1.0)
-            for child, record in started:
+            for child, record in watched:
                 if not process.is_alive(record):
+                    if child.name == "eventsim" and args.end_time and exit_code(record) == 0:
+                        print(f"  eventsim reached --end-time {args.end_time}", flush=True)
+                        watched.remove((child, record))
+                        break
                     print(
                         f"error: {child.name} exited; its log ends:\n"
                         f"{process.tail(logfile(cfg, child))}",
