@@ -34,7 +34,7 @@ from soundlake.stack import process
 USERS = 3000
 BACKLOG = datetime.timedelta(hours=2)
 #: the longest wait for a pipeline run to succeed (the first one builds every model)
-RUN_TIMEOUT_S = 600.0
+RUN_TIMEOUT_S = 900.0
 STOP_TIMEOUT_S = 120.0
 #: the gold table whose sum counts events, and its column (valid listens)
 PLAYS = ("gold_song_plays", "play_count")

@@ -435,6 +435,8 @@ def soak(
         session = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)  # fmt: skip
     samples: list[dict[str, float]] = []
+    #: samples after eventsim's end, while the last cycles catch up (no new event lands)
+    drained: list[dict[str, float]] = []
     rates: list[float] = []
     loads: list[float] = []
     rss: list[float] = []
@@ -469,14 +471,23 @@ def soak(
                       for r in pipeline_runs(home)):  # fmt: skip
             if time.monotonic() > deadline:
                 raise SystemExit("no run covered the last commit in time")
-            time.sleep(5.0)
+            time.sleep(args.sample_every)
+            ages = freshness(freshness_addr)
+            loads.append(os.getloadavg()[0])
+            if ages:
+                drained.append(ages)
+            log(f"draining: freshness max {max(ages.values(), default=float('nan')):6.0f} s "
+                f"over {len(ages)} tables; load {loads[-1]:.1f}")  # fmt: skip
     finally:
         if session.poll() is None:
             session.send_signal(signal.SIGINT)
             session.wait(timeout=300)
     runs = pipeline_runs(home)
     report_runs(runs)
-    report_freshness(samples, rates, loads)
+    print(f"\nload average: median {statistics.median(loads):.1f}, max {max(loads):.1f}")
+    report_freshness("while eventsim produced", samples, rates)
+    report_freshness("after eventsim's end, until the last run (no new event lands)", drained,
+                     [])  # fmt: skip
     eventsim_summary = [
         line for line in (stack_dir / "logs" / "run-eventsim.log").read_text().splitlines()
         if line.startswith("eventsim:")
@@ -534,15 +545,13 @@ def report_runs(runs: list[RunRecord]) -> None:
                       f"max {max(values):6.1f} s over {len(values)} runs")  # fmt: skip
 
 
-def report_freshness(
-    samples: list[dict[str, float]], rates: list[float], loads: list[float]
-) -> None:
+def report_freshness(phase: str, samples: list[dict[str, float]], rates: list[float]) -> None:
     if not samples:
-        print("\nfreshness: no sample (no gold table had rows)")
+        print(f"\nfreshness {phase}: no sample (no gold table had rows yet)")
         return
-    print(f"\nevent rate while sampled: median {statistics.median(rates):.0f}/s; "
-          f"load average median {statistics.median(loads):.1f}, max {max(loads):.1f}")  # fmt: skip
-    print(f"freshness over {len(samples)} samples (seconds; overall = the stalest table "
+    if rates:
+        print(f"\nKafka records/s while sampled: median {statistics.median(rates):.0f}")
+    print(f"\nfreshness {phase}, {len(samples)} samples (seconds; overall = the stalest table "
           "of each sample):")  # fmt: skip
     tables = sorted({t for s in samples for t in s})
     series = {t: [s[t] for s in samples if t in s] for t in tables}
