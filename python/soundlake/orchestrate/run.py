@@ -12,7 +12,9 @@ each in its own process group with its pid file under ``.stack/run/`` and its lo
 Dagster keeps its run history, the sensor's cursor and the asset events in SQLite under
 ``.stack/dagster/`` (DAGSTER_HOME). Ctrl-C or SIGTERM stops the four (a run in progress is
 cancelled with the daemon); the next ``soundlake run`` resumes: the lander from its commit log,
-the sensor from its cursor, dbt's incremental models from what gold holds.
+the sensor from its cursor, dbt's incremental models from what gold holds. ``soundlake run``
+keeps its own pid in ``.stack/run/soundlake-run.pid``: ``scripts/stack down`` stops a session
+through it (``stop_session``) before it stops the stack.
 
 The addresses are the stack's (``stack/stack.toml``) unless the usual variables say otherwise:
 SOUNDLAKE_LAKE_URL, SOUNDLAKE_KAFKA_BROKERS, SOUNDLAKE_WEBHDFS_URL, SOUNDLAKE_CLICKHOUSE_URL
@@ -41,6 +43,11 @@ from soundlake.stack import config, process
 from soundlake.stack.config import StackConfig
 
 DEFINITIONS_MODULE = "soundlake.orchestrate.definitions"
+#: the children's names in the order they start (and the reverse of the order they stop in)
+CHILD_NAMES = ("eventsim", "lander", "dagster-daemon", "dagster-webserver")
+#: the longest `stop_session` waits for a session to stop its children (each may take
+#: process.stop's timeout) before it stops what is left itself
+SESSION_STOP_TIMEOUT_S = 150.0
 EVENTSIM_CONFIG = REPO_ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
 #: one at a time: a run covers every commit since the previous one (see sensors.py)
 DAGSTER_YAML = """\
@@ -78,6 +85,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "default %(default)s)",
     )
     parser.add_argument(
+        "--eventsim-config",
+        type=Path,
+        default=Path(os.environ.get("SOUNDLAKE_RUN_EVENTSIM_CONFIG") or EVENTSIM_CONFIG),
+        metavar="FILE",
+        help="eventsim's config (env SOUNDLAKE_RUN_EVENTSIM_CONFIG; default "
+        "eventsim/configs/eventsim-config-example.json)",
+    )
+    parser.add_argument(
+        "--start-time",
+        default=os.environ.get("SOUNDLAKE_RUN_START_TIME"),
+        metavar="TIME",
+        help="eventsim's first event time, e.g. 2026-12-06T17:00:00 (UTC): what lies before now "
+        "is produced at once, the rest when its time comes (env SOUNDLAKE_RUN_START_TIME; "
+        "default: eventsim's, some days ago)",
+    )
+    parser.add_argument(
+        "--end-time",
+        default=os.environ.get("SOUNDLAKE_RUN_END_TIME"),
+        metavar="TIME",
+        help="eventsim's last event time (UTC): eventsim exits then and the rest keeps running, "
+        "so the lander and Dagster catch up on everything it produced (env "
+        "SOUNDLAKE_RUN_END_TIME; default: no end)",
+    )
+    parser.add_argument(
         "--ui-port",
         type=int,
         default=int(os.environ.get("SOUNDLAKE_DAGSTER_PORT", "3070")),
@@ -86,8 +117,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--flush-interval",
         type=int,
-        default=30,
-        help="the lander's longest wait before it commits, seconds (default %(default)s)",
+        default=int(os.environ.get("SOUNDLAKE_RUN_FLUSH_INTERVAL", "30")),
+        help="the lander's longest wait before it commits, seconds (env "
+        "SOUNDLAKE_RUN_FLUSH_INTERVAL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--sensor-interval",
+        type=int,
+        default=int(os.environ["SOUNDLAKE_SENSOR_INTERVAL_S"])
+        if os.environ.get("SOUNDLAKE_SENSOR_INTERVAL_S")
+        else None,
+        help="how often the sensor looks for new bronze commits, seconds (env "
+        "SOUNDLAKE_SENSOR_INTERVAL_S; default: the sensor's, see docs/orchestration.md)",
     )
     parser.add_argument(
         "--freshness-addr",
@@ -161,16 +202,20 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
             "SOUNDLAKE_SPARK_THRIFT_PORT", str(cfg.port("spark_thrift"))
         ),
     }
+    if args.sensor_interval is not None:
+        dagster_env["SOUNDLAKE_SENSOR_INTERVAL_S"] = str(args.sensor_interval)
     return [
         Child(
             "eventsim",
             [
                 binary("eventsim"),
                 "-c",
-                str(EVENTSIM_CONFIG),
+                str(args.eventsim_config),
                 "--nusers",
                 str(args.users),
                 "--continuous",
+                *(["--start-time", args.start_time] if args.start_time else []),
+                *(["--end-time", args.end_time] if args.end_time else []),
                 "--kafka-brokers",
                 brokers,
                 "--topic-prefix",
@@ -242,16 +287,78 @@ def add_target(cfg: StackConfig, name: str, job: str, address: str) -> Path:
 
 
 def pidfile(cfg: StackConfig, child: Child) -> Path:
-    return cfg.run_dir / f"run-{child.name}.pid"
+    return child_pidfile(cfg, child.name)
+
+
+def child_pidfile(cfg: StackConfig, name: str) -> Path:
+    return cfg.run_dir / f"run-{name}.pid"
 
 
 def logfile(cfg: StackConfig, child: Child) -> Path:
     return cfg.logs_dir / f"run-{child.name}.log"
 
 
+def session_pidfile(cfg: StackConfig) -> Path:
+    """The pid file of `soundlake run` itself (not a process group: it runs in the caller's)."""
+    return cfg.run_dir / "soundlake-run.pid"
+
+
+def running_session(cfg: StackConfig) -> process.PidRecord | None:
+    """The `soundlake run` of this stack folder that is running, if one is."""
+    record = process.read_pidfile(session_pidfile(cfg))
+    return record if record is not None and process.is_alive(record) else None
+
+
+def stop_session(cfg: StackConfig) -> list[str]:
+    """Stop what `soundlake run` started on this stack folder; the names of what was running.
+
+    A running session is asked to stop (SIGTERM, as Ctrl-C) and stops its children itself, in
+    the reverse order of their start; then whatever is left (a session killed outright leaves
+    its children and pid files) is stopped by pid file in the same order, and the Prometheus
+    targets of the session are removed.
+    """
+    stopped: list[str] = []
+    session = running_session(cfg)
+    if session is not None:
+        os.kill(session.pid, signal.SIGTERM)
+        deadline = time.monotonic() + SESSION_STOP_TIMEOUT_S
+        while process.is_alive(session) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stopped.append("soundlake run")
+    session_pidfile(cfg).unlink(missing_ok=True)
+    others = sorted(
+        p.name[len("run-") : -len(".pid")]
+        for p in cfg.run_dir.glob("run-*.pid")
+        if p.name[len("run-") : -len(".pid")] not in CHILD_NAMES
+    )
+    for name in [*others, *reversed(CHILD_NAMES)]:
+        if process.stop(child_pidfile(cfg, name)):
+            stopped.append(name)
+    for target in targets_dir(cfg).glob("run-*.yml"):
+        target.unlink(missing_ok=True)
+    return stopped
+
+
+def exit_code(record: process.PidRecord) -> int | None:
+    """The exit code of a child of this process that exited, or None if it is not ours."""
+    try:
+        pid, status = os.waitpid(record.pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if pid == record.pid else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = config.load()
+    other = running_session(cfg)
+    if other is not None:
+        print(
+            f"error: soundlake run is running already (pid {other.pid}, "
+            f"{session_pidfile(cfg)}); stop it first",
+            file=sys.stderr,
+        )
+        return 1
     if not args.no_stack_up and subprocess.call([str(REPO_ROOT / "scripts" / "stack"), "up"]):
         print("error: the stack did not start (see above)", file=sys.stderr)
         return 1
@@ -277,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot serve freshness on {args.freshness_addr}: {err}", file=sys.stderr)
         return 1
     code = 0
+    own = process.PidRecord(os.getpid(), process.start_ticks(os.getpid()) or 0)
+    session_pidfile(cfg).parent.mkdir(parents=True, exist_ok=True)
+    session_pidfile(cfg).write_text(own.serialize())
     try:
         targets.append(add_target(cfg, "freshness", "soundlake-freshness", args.freshness_addr))
         spawned = children(args, cfg)
@@ -299,10 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"Dagster's UI: http://{cfg.host}:{args.ui_port} — Ctrl-C stops everything", flush=True
         )
+        watched = list(started)
         while not stop:
             time.sleep(1.0)
-            for child, record in started:
+            for child, record in watched:
                 if not process.is_alive(record):
+                    if child.name == "eventsim" and args.end_time and exit_code(record) == 0:
+                        print(f"  eventsim reached --end-time {args.end_time}", flush=True)
+                        watched.remove((child, record))
+                        break
                     print(
                         f"error: {child.name} exited; its log ends:\n"
                         f"{process.tail(logfile(cfg, child))}",
@@ -318,4 +433,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for child, _record in reversed(started):
             process.stop(pidfile(cfg, child))
             print(f"  {child.name} stopped", flush=True)
+        if process.read_pidfile(session_pidfile(cfg)) == own:
+            session_pidfile(cfg).unlink()
     return code

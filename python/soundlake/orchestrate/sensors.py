@@ -1,7 +1,8 @@
 """The pipeline job and what starts it: a sensor on the lander's commit log.
 
-Every ``minimum_interval_seconds`` the sensor reads the entries of ``bronze/_commits/`` after
-its cursor (the last sequence number it reported). New entries: it reports each bronze topic's
+Every ``minimum_interval_seconds`` (``SOUNDLAKE_SENSOR_INTERVAL_S``, default 30) the sensor
+reads the entries of ``bronze/_commits/`` after its cursor (the last sequence number it
+reported). New entries: it reports each bronze topic's
 materialization with the rows landed and launches the pipeline job (dbt build, then the
 ClickHouse load). While a pipeline run is queued or running it waits, cursor unchanged, so the
 next run covers every commit since the last one: nothing is skipped and runs never pile up.
@@ -9,6 +10,8 @@ next run covers every commit since the last one: nothing is skipped and runs nev
 
 # no `from __future__ import annotations`: Dagster checks the decorated functions' context
 # annotations at run time
+import os
+
 from dagster import (
     AssetMaterialization,
     AssetSelection,
@@ -29,7 +32,8 @@ from soundlake.orchestrate.commit_log import CommitLog, CommitLogError
 from soundlake.orchestrate.dbt import LAYERS
 from soundlake.orchestrate.settings import PIPELINE_JOB, Settings
 
-SENSOR_INTERVAL_S = 30
+#: how often the sensor looks at the commit log (``soundlake run --sensor-interval``)
+SENSOR_INTERVAL_S = int(os.environ.get("SOUNDLAKE_SENSOR_INTERVAL_S") or 30)
 _ACTIVE = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,

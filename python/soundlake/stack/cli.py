@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from soundlake.orchestrate.run import stop_session
+
 from . import config, process
 from .service import Service, StackError
 from .services import GROUPS, all_services
@@ -61,7 +63,15 @@ def cmd_up(services: list[Service], record: Path | None) -> int:
     return 0
 
 
-def cmd_down(services: list[Service], record: Path | None) -> int:
+def cmd_down(
+    cfg: config.StackConfig, services: list[Service], record: Path | None, *, whole: bool
+) -> int:
+    """Stop the services (those named in `record`, if given). `whole`: the whole stack goes
+    down, so what `soundlake run` started on it goes first, the daemon before the services its
+    runs use."""
+    if whole:
+        for name in stop_session(cfg):
+            print(f"{name:<16} stopped", file=sys.stderr)
     if record is not None:
         names = set(record.read_text().split()) if record.exists() else set()
         services = [s for s in services if s.name in names]
@@ -134,6 +144,8 @@ def cmd_reset(cfg: config.StackConfig, services: list[Service], yes: bool) -> in
         if input("delete? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing deleted", file=sys.stderr)
             return 1
+    for name in stop_session(cfg):
+        print(f"{name:<16} stopped", file=sys.stderr)
     for svc in reversed(running):
         svc.down()
         print(f"{svc.name:<16} stopped", file=sys.stderr)
@@ -158,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in [
         ("up", "install what is missing, start services and wait until each is healthy"),
-        ("down", "stop the services this stack started (by pid file)"),
+        (
+            "down",
+            "stop what `soundlake run` started, then the services this stack started (by pid file)",
+        ),
         (
             "status",
             "print each service, its address and whether it answers (exit 3 if any does not)",
@@ -201,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             return cmd_up(services, args.record)
         if args.command == "down":
-            return cmd_down(services, args.record)
+            whole = not args.services and args.record is None
+            return cmd_down(cfg, services, args.record, whole=whole)
         if args.command == "status":
             return cmd_status(services)
         if args.command == "install":
