@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import config, process
+from . import clients, config, process
 from .service import Service, StackError
 from .services import GROUPS, all_services
 
@@ -101,6 +101,12 @@ def cmd_logs(services: list[Service], lines: int, follow: bool) -> int:
     return subprocess.call(argv)
 
 
+def cmd_env(cfg: config.StackConfig) -> int:
+    """Print the stack's client variables as shell `export` lines."""
+    sys.stdout.write(clients.exports(cfg))
+    return 0
+
+
 def cmd_install(services: list[Service]) -> int:
     for svc in services:
         t0 = time.monotonic()
@@ -188,6 +194,16 @@ def main(argv: list[str] | None = None) -> int:
                     "down: stop only the services named in FILE (then delete it)"
                 ),
             )
+    sub.add_parser(
+        "env",
+        parents=[common],
+        help="print the variables that point the project's tools at this stack",
+        description=(
+            "Print `export` lines of the SOUNDLAKE_* variables (Kafka brokers, HDFS, ClickHouse, "
+            "Prometheus, the Thrift server, the Spark master) with this stack's addresses: "
+            'eval "$(scripts/stack env --profile cluster)"'
+        ),
+    )
     reset = sub.add_parser(
         "reset",
         parents=[common],
@@ -219,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_down(services, args.record)
         if args.command == "status":
             return cmd_status(services)
+        if args.command == "env":
+            return cmd_env(cfg)
         if args.command == "install":
             return cmd_install(services)
         if args.command == "reset":

@@ -66,6 +66,15 @@ def conf_dir(cfg: StackConfig) -> Path:
     defaults = {
         "spark.executor.memory": cfg.memory["spark_executor"],
         "spark.executor.cores": cfg.spark.get("worker_cores", "1"),
+        # Applications share the workers: an application (the Thrift server above all) gives
+        # back the executors it has not used for a while, so that a spark-submit job or a
+        # second session gets executors too. Shuffle tracking keeps an executor whose shuffle
+        # files are still needed (standalone mode has no external shuffle service here).
+        "spark.dynamicAllocation.enabled": "true",
+        "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+        "spark.dynamicAllocation.shuffleTracking.timeout": "120s",
+        "spark.dynamicAllocation.executorIdleTimeout": "30s",
+        "spark.dynamicAllocation.minExecutors": "0",
     }
     text = "# Written by python/soundlake/stack/services/spark_standalone.py\n" + "".join(
         f"{key} {value}\n" for key, value in defaults.items()
@@ -79,7 +88,11 @@ def client_env(cfg: StackConfig) -> dict[str, str]:
     master = cfg.spark_master
     if master is None:
         return {}
-    env = {"SOUNDLAKE_SPARK_MASTER": master}
+    env = {
+        "SOUNDLAKE_SPARK_MASTER": master,
+        # the profile's own warehouse folder, not the single-node stack's default one
+        "SOUNDLAKE_SPARK_WAREHOUSE": str(cfg.data("spark-warehouse")),
+    }
     if master.startswith("spark://"):
         env["SPARK_CONF_DIR"] = str(conf_dir(cfg))
     return env
