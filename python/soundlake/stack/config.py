@@ -36,7 +36,7 @@ class StackConfig:
     #: instance n (from 0) of a service listens on each of its base ports + n
     counts: dict[str, int] = field(default_factory=dict)
     #: [spark]: `master` ("standalone": the profile's spark-master service; unset: the session's
-    #: local default) and `worker_cores`; SOUNDLAKE_SPARK_<NAME> overrides
+    #: local default) and `worker_cores`
     spark: dict[str, str] = field(default_factory=dict)
     #: the profile these settings come from, None for the single-node stack
     profile: str | None = None
@@ -101,12 +101,6 @@ def _override(section: str, values: dict[str, object]) -> dict[str, str]:
     return out
 
 
-def profiles(config_file: Path = CONFIG_FILE) -> list[str]:
-    """The names of the profiles in `stack.toml`."""
-    with config_file.open("rb") as fh:
-        return sorted(tomllib.load(fh).get("profiles", {}))
-
-
 def _apply_profile(raw: dict[str, Any], name: str, config_file: Path) -> dict[str, Any]:
     """`raw` with the sections of `[profiles.<name>]` laid over the top-level ones."""
     known = raw.get("profiles", {})
@@ -156,7 +150,9 @@ def load(config_file: Path = CONFIG_FILE, profile: str | None = None) -> StackCo
         versions=_override("version", raw.get("versions", {})),
         memory=_override("heap", raw.get("memory", {})),
         counts={key: int(value) for key, value in raw.get("counts", {}).items()},
-        spark=_override("spark", raw.get("spark", {})),
+        # not from SOUNDLAKE_SPARK_*: those are the Spark sessions' own settings, which
+        # `scripts/stack env` exports (SOUNDLAKE_SPARK_MASTER would hide the profile's master)
+        spark={key: str(value) for key, value in raw.get("spark", {}).items()},
         profile=profile,
         lib_override=_absolute(os.environ.get("SOUNDLAKE_STACK_LIB_DIR")),
     )
