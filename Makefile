@@ -1,6 +1,6 @@
 # Soundlake — the two commands a newcomer needs are `make demo` and `make test`.
 .DEFAULT_GOAL := help
-.PHONY: help demo run test setup stack-up stack-down stack-status stack-logs stack-reset lint fmt
+.PHONY: help demo run test test-cluster setup stack-up stack-down stack-status stack-logs stack-reset lint fmt
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -13,6 +13,11 @@ run: ## run the platform continuously under Dagster, UI on 127.0.0.1:3070; Ctrl-
 
 test: ## set up what is missing, start the stack, run every test suite, stop what it started
 	scripts/test
+
+test-cluster: ## start the cluster profile if needed, run its suite (tests/test_stack_cluster*.py), stop what it started
+	scripts/stack up --profile cluster --record .stack-cluster/started-by-make
+	SOUNDLAKE_CLUSTER_TESTS=required $${SOUNDLAKE_VENV:-.venv}/bin/pytest -q tests/test_stack_cluster*.py; \
+	status=$$?; scripts/stack down --profile cluster --record .stack-cluster/started-by-make; exit $$status
 
 setup: ## install everything (Debian packages, Python venv, service jars, Rust binaries)
 	scripts/setup

@@ -36,7 +36,6 @@ from pathlib import Path
 from types import FrameType
 
 from soundlake.lake_layout import TOPICS
-from soundlake.orchestrate.freshness import serve
 from soundlake.orchestrate.settings import Settings, binary
 from soundlake.paths import REPO_ROOT
 from soundlake.stack import config, process
@@ -377,6 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     host, port = args.freshness_addr.rsplit(":", 1)
     try:
+        # here, not at the top: `scripts/stack down` imports this module for stop_session, and
+        # the stack manager needs only the standard library (the endpoint reads Dagster's runs)
+        from soundlake.orchestrate.freshness import serve
+
         freshness = serve(
             host, int(port), dataclasses.replace(Settings.from_env(), clickhouse_url=clickhouse_url)
         )

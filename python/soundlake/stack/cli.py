@@ -12,7 +12,7 @@ from pathlib import Path
 
 from soundlake.orchestrate.run import stop_session
 
-from . import config, process
+from . import clients, config, process
 from .service import Service, StackError
 from .services import GROUPS, all_services
 
@@ -23,13 +23,15 @@ def _select(services: list[Service], names: list[str]) -> list[Service]:
     wanted: list[str] = []
     for name in names:
         wanted.extend(GROUPS.get(name, [name]))
-    known = {s.name for s in services}
-    unknown = [n for n in wanted if n not in known]
+    # a multiplied service's own name (`kafka`) stands for all its instances (`kafka-1`, ...);
+    # a group may name services this profile does not run (`spark-master` on a single node)
+    known = {s.name for s in services} | {type(s).name for s in services}
+    unknown = [n for n in names if n not in known and n not in GROUPS]
     if unknown:
         raise StackError(
             f"unknown service(s) {', '.join(unknown)}; known: {', '.join(sorted(known | GROUPS.keys()))}"
         )
-    return [s for s in services if s.name in wanted]
+    return [s for s in services if s.name in wanted or type(s).name in wanted]
 
 
 def cmd_up(services: list[Service], record: Path | None) -> int:
@@ -109,6 +111,12 @@ def cmd_logs(services: list[Service], lines: int, follow: bool) -> int:
     return subprocess.call(argv)
 
 
+def cmd_env(cfg: config.StackConfig) -> int:
+    """Print the stack's client variables as shell `export` lines."""
+    sys.stdout.write(clients.exports(cfg))
+    return 0
+
+
 def cmd_install(services: list[Service]) -> int:
     for svc in services:
         t0 = time.monotonic()
@@ -167,6 +175,15 @@ def main(argv: list[str] | None = None) -> int:
             "Settings: stack/stack.toml and SOUNDLAKE_* environment variables."
         ),
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--profile",
+        default=None,
+        help=(
+            "a profile of stack/stack.toml ([profiles.<name>], e.g. `cluster`): its own folder, "
+            f"ports and instance counts (env {config.PROFILE_ENV}; default: the single-node stack)"
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in [
         ("up", "install what is missing, start services and wait until each is healthy"),
@@ -180,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("install", "install the services' software without starting them"),
     ]:
-        p = sub.add_parser(name, help=text, description=text)
+        p = sub.add_parser(name, help=text, description=text, parents=[common])
         p.add_argument("services", nargs="*", help="service names (default: all)")
         if name in ("up", "down"):
             p.add_argument(
@@ -192,8 +209,19 @@ def main(argv: list[str] | None = None) -> int:
                     "down: stop only the services named in FILE (then delete it)"
                 ),
             )
+    sub.add_parser(
+        "env",
+        parents=[common],
+        help="print the variables that point the project's tools at this stack",
+        description=(
+            "Print `export` lines of the SOUNDLAKE_* variables (Kafka brokers, HDFS, ClickHouse, "
+            "Prometheus, the Thrift server, the Spark master) with this stack's addresses: "
+            'eval "$(scripts/stack env --profile cluster)"'
+        ),
+    )
     reset = sub.add_parser(
         "reset",
+        parents=[common],
         help="stop the stack and delete all its data (the installed software stays)",
         description=(
             "Stop every service of the stack, then delete .stack/data, logs, rendered configs "
@@ -203,14 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     logs = sub.add_parser(
-        "logs", help="show the services' logs", description="show the services' logs"
+        "logs",
+        help="show the services' logs",
+        description="show the services' logs",
+        parents=[common],
     )
     logs.add_argument("services", nargs="*", help="service names (default: all)")
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default 40)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep following the logs")
     args = parser.parse_args(argv)
 
-    cfg = config.load()
+    cfg = config.load(profile=args.profile)
     try:
         services = _select(all_services(cfg), getattr(args, "services", []))
         if args.command == "up":
@@ -220,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_down(cfg, services, args.record, whole=whole)
         if args.command == "status":
             return cmd_status(services)
+        if args.command == "env":
+            return cmd_env(cfg)
         if args.command == "install":
             return cmd_install(services)
         if args.command == "reset":

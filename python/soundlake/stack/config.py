@@ -1,15 +1,25 @@
-"""Settings of the local stack: `stack/stack.toml`, overridden by environment variables."""
+"""Settings of the local stack: `stack/stack.toml`, overridden by environment variables.
+
+A profile (`[profiles.<name>]` of stack.toml, chosen with `--profile` or
+SOUNDLAKE_STACK_PROFILE) overrides the sections it names: its own folder, ports, heaps and the
+number of instances of the services it multiplies (`[counts]`).
+"""
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from soundlake.paths import REPO_ROOT, STACK_FILES
 
 CONFIG_FILE = STACK_FILES / "stack.toml"
+#: the environment variable that chooses a profile when `--profile` is not given
+PROFILE_ENV = "SOUNDLAKE_STACK_PROFILE"
+#: the sections of stack.toml a profile may override
+PROFILE_SECTIONS = ("stack", "ports", "versions", "memory", "counts", "spark")
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,14 @@ class StackConfig:
     ports: dict[str, int]
     versions: dict[str, str]
     memory: dict[str, str]
+    #: instances of the services a profile multiplies (kafka, hdfs_datanode, spark_worker);
+    #: instance n (from 0) of a service listens on each of its base ports + n
+    counts: dict[str, int] = field(default_factory=dict)
+    #: [spark]: `master` ("standalone": the profile's spark-master service; unset: the session's
+    #: local default) and `worker_cores`
+    spark: dict[str, str] = field(default_factory=dict)
+    #: the profile these settings come from, None for the single-node stack
+    profile: str | None = None
     # SOUNDLAKE_STACK_LIB_DIR: the jars of another stack folder (a second, private stack
     # started by a test shares the main stack's jars instead of copying them again).
     lib_override: Path | None = None
@@ -52,6 +70,18 @@ class StackConfig:
         except KeyError:
             raise KeyError(f"no port named {name!r} in {CONFIG_FILE} [ports]") from None
 
+    @property
+    def spark_master(self) -> str | None:
+        """The Spark master URL the stack's Spark sessions use, None for the session's default."""
+        master = self.spark.get("master")
+        if master == "standalone":
+            return f"spark://{self.host}:{self.port('spark_master')}"
+        return master or None
+
+    def count(self, name: str) -> int:
+        """How many instances of service `name` run (1 unless [counts] says otherwise)."""
+        return self.counts.get(name, 1)
+
     def data(self, name: str) -> Path:
         path = self.data_dir / name
         path.mkdir(parents=True, exist_ok=True)
@@ -71,10 +101,32 @@ def _override(section: str, values: dict[str, object]) -> dict[str, str]:
     return out
 
 
-def load(config_file: Path = CONFIG_FILE) -> StackConfig:
-    """Read `stack.toml` and apply `SOUNDLAKE_*` environment overrides."""
+def _apply_profile(raw: dict[str, Any], name: str, config_file: Path) -> dict[str, Any]:
+    """`raw` with the sections of `[profiles.<name>]` laid over the top-level ones."""
+    known = raw.get("profiles", {})
+    if name not in known:
+        raise SystemExit(
+            f"error: no profile {name!r} in {config_file} (known: {', '.join(sorted(known)) or 'none'})"
+        )
+    merged = {key: value for key, value in raw.items() if key != "profiles"}
+    for section, values in known[name].items():
+        if section not in PROFILE_SECTIONS or not isinstance(values, dict):
+            raise SystemExit(
+                f"error: [profiles.{name}.{section}] in {config_file} is not one of the sections "
+                f"a profile overrides ({', '.join(PROFILE_SECTIONS)})"
+            )
+        merged[section] = {**raw.get(section, {}), **values}
+    return merged
+
+
+def load(config_file: Path = CONFIG_FILE, profile: str | None = None) -> StackConfig:
+    """Read `stack.toml`, lay `profile` (else $SOUNDLAKE_STACK_PROFILE) over it and apply
+    `SOUNDLAKE_*` environment overrides."""
     with config_file.open("rb") as fh:
         raw = tomllib.load(fh)
+    profile = profile or os.environ.get(PROFILE_ENV) or None
+    if profile is not None:
+        raw = _apply_profile(raw, profile, config_file)
     stack = raw.get("stack", {})
     dir_value = os.environ.get("SOUNDLAKE_STACK_DIR", stack.get("dir", ".stack"))
     stack_dir = Path(dir_value)
@@ -97,6 +149,11 @@ def load(config_file: Path = CONFIG_FILE) -> StackConfig:
         ports=ports,
         versions=_override("version", raw.get("versions", {})),
         memory=_override("heap", raw.get("memory", {})),
+        counts={key: int(value) for key, value in raw.get("counts", {}).items()},
+        # not from SOUNDLAKE_SPARK_*: those are the Spark sessions' own settings, which
+        # `scripts/stack env` exports (SOUNDLAKE_SPARK_MASTER would hide the profile's master)
+        spark={key: str(value) for key, value in raw.get("spark", {}).items()},
+        profile=profile,
         lib_override=_absolute(os.environ.get("SOUNDLAKE_STACK_LIB_DIR")),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 from . import process
@@ -20,6 +21,10 @@ class Service(ABC):
 
     Subclasses say how to install it (idempotent; called before every start), how to prepare its
     data on first start (format, config files), which command runs it and when it is healthy.
+
+    A service that a profile multiplies names its `[counts]` key in `count_key`: instance
+    `index` (from 0) is named `<name>-<index + 1>` when there are several, and listens on each
+    of its ports + `index` (`self.port(..)`).
     """
 
     #: short name used in pid/log file names and on the command line
@@ -28,9 +33,23 @@ class Service(ABC):
     port_names: tuple[str, ...] = ()
     #: seconds to wait for health after start
     start_timeout: float = 120.0
+    #: the [counts] key of stack.toml that says how many instances run (None: one)
+    count_key: str | None = None
 
-    def __init__(self, cfg: StackConfig) -> None:
+    def __init__(self, cfg: StackConfig, index: int = 0) -> None:
         self.cfg = cfg
+        self.index = index
+        if self.instances(cfg) > 1:
+            self.name = f"{type(self).name}-{index + 1}"
+
+    @classmethod
+    def instances(cls, cfg: StackConfig) -> int:
+        """How many instances of this service the stack runs."""
+        return cfg.count(cls.count_key) if cls.count_key else 1
+
+    def port(self, port_name: str) -> int:
+        """This instance's port `port_name`: the [ports] value + its index."""
+        return self.cfg.port(port_name) + self.index
 
     # -- what a service defines ---------------------------------------------------------------
 
@@ -53,10 +72,14 @@ class Service(ABC):
         """True when the service answers its clients."""
 
     def address(self) -> str:
-        return ", ".join(f"{self.cfg.host}:{self.cfg.port(p)}" for p in self.port_names)
+        return ", ".join(f"{self.cfg.host}:{self.port(p)}" for p in self.port_names)
 
     def cwd(self) -> Path | None:
         return None
+
+    def started(self) -> bool:
+        """True when `up` may go on to the next service (by default: when healthy)."""
+        return self.healthy()
 
     # -- generic behaviour --------------------------------------------------------------------
 
@@ -75,14 +98,14 @@ class Service(ABC):
     def up(self) -> str:
         """Start the service unless it already runs; wait until healthy. Returns a status word."""
         if self.running():
-            if self.wait_healthy(timeout=self.start_timeout, quiet=True):
+            if self.wait_healthy(timeout=self.start_timeout, quiet=True, check=self.started):
                 return "already running"
             raise StackError(
                 f"{self.name} runs (pid file {self.pidfile}) but does not answer on {self.address()}; "
                 f"see {self.logfile}, or restart it with `scripts/stack down {self.name}` then `up`"
             )
         for port_name in self.port_names:
-            port = self.cfg.port(port_name)
+            port = self.port(port_name)
             if process.port_open(self.cfg.host, port):
                 raise StackError(
                     f"cannot start {self.name}: port {port} ({port_name}) is already taken by "
@@ -99,7 +122,7 @@ class Service(ABC):
             cwd=self.cwd(),
         )
         t0 = time.monotonic()
-        if not self.wait_healthy(timeout=self.start_timeout):
+        if not self.wait_healthy(timeout=self.start_timeout, check=self.started):
             alive = self.running()
             self.down()
             why = (
@@ -112,11 +135,15 @@ class Service(ABC):
             )
         return "started"
 
-    def wait_healthy(self, *, timeout: float, quiet: bool = False) -> bool:
+    def wait_healthy(
+        self, *, timeout: float, quiet: bool = False, check: Callable[[], bool] | None = None
+    ) -> bool:
+        """Wait until `check` (default: `healthy`) holds; False when the process exits first."""
+        check = check or self.healthy
         deadline = time.monotonic() + timeout
         dots = 0
         while time.monotonic() < deadline:
-            if self.healthy():
+            if check():
                 if dots and not quiet:
                     sys.stderr.write("\n")
                 return True
@@ -127,7 +154,7 @@ class Service(ABC):
                 sys.stderr.flush()
                 dots += 1
             time.sleep(0.5)
-        return self.healthy()
+        return check()
 
     def down(self) -> bool:
         return process.stop(self.pidfile)

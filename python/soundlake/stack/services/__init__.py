@@ -10,6 +10,7 @@ from .kafka import Kafka
 from .monitoring import Alertmanager, NodeExporter, Prometheus
 from .schema_registry import SchemaRegistry
 from .spark_metastore import SparkMetastore
+from .spark_standalone import SparkMaster, SparkWorker
 from .spark_thrift import SparkThrift
 
 ORDER: list[type[Service]] = [
@@ -22,15 +23,22 @@ ORDER: list[type[Service]] = [
     Prometheus,
     Alertmanager,
     SparkMetastore,
+    SparkMaster,
+    SparkWorker,
     SparkThrift,
 ]
 
-#: names that stand for several services
+#: names that stand for several services (a multiplied service's name stands for its instances)
 GROUPS: dict[str, list[str]] = {
     "hdfs": ["hdfs-namenode", "hdfs-datanode"],
-    "spark": ["spark-metastore", "spark-thrift"],
+    "spark": ["spark-metastore", "spark-master", "spark-worker", "spark-thrift"],
 }
 
 
 def all_services(cfg: StackConfig) -> list[Service]:
-    return [cls(cfg) for cls in ORDER]
+    """Every instance of every service the stack's settings ask for, in start order."""
+    return [
+        cls(cfg, index) if cls.count_key else cls(cfg)
+        for cls in ORDER
+        for index in range(cls.instances(cfg))
+    ]

@@ -1,9 +1,11 @@
-"""HDFS: one NameNode and one DataNode from the Hadoop jars on Maven Central.
+"""HDFS: one NameNode and one DataNode (a profile's `[counts] hdfs_datanode`: several) from the
+Hadoop jars on Maven Central.
 
 Every start rewrites the conf dir (core-site.xml, hdfs-site.xml, log4j.properties) from
 stack.toml; the first NameNode start formats its name dir. Everything binds to 127.0.0.1 and the
-DataNode registers as 127.0.0.1, so clients on this machine (pyspark, the Rust `hdfs-native`
-crate, `scripts/hdfs`) reach both.
+DataNodes register as 127.0.0.1, so clients on this machine (pyspark, the Rust `hdfs-native`
+crate, `scripts/hdfs`) reach them all. Several DataNodes each have their own ports (the [ports]
+values + the instance's index), data dir and conf dir; blocks get a replica on each, up to 3.
 """
 
 from __future__ import annotations
@@ -65,8 +67,18 @@ def name_dir(cfg: StackConfig) -> Path:
     return cfg.data("hdfs-namenode") / "name"
 
 
-def data_dir(cfg: StackConfig) -> Path:
-    return cfg.data("hdfs-datanode") / "data"
+def datanode_name(cfg: StackConfig, index: int) -> str:
+    """`hdfs-datanode` on a single node, `hdfs-datanode-<index + 1>` when there are several."""
+    return "hdfs-datanode" if HdfsDataNode.instances(cfg) == 1 else f"hdfs-datanode-{index + 1}"
+
+
+def data_dir(cfg: StackConfig, index: int = 0) -> Path:
+    return cfg.data(datanode_name(cfg, index)) / "data"
+
+
+def replication(cfg: StackConfig) -> int:
+    """dfs.replication: a replica of each block on every DataNode, up to 3."""
+    return min(HdfsDataNode.instances(cfg), 3)
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -101,17 +113,18 @@ def http_secret(cfg: StackConfig) -> Path:
     return path
 
 
-def hdfs_site(cfg: StackConfig) -> dict[str, str]:
+def hdfs_site(cfg: StackConfig, index: int = 0) -> dict[str, str]:
+    """The hdfs-site.xml of the NameNode and clients (index 0) or of DataNode `index`."""
     host = cfg.host
     return {
-        "dfs.replication": "1",
+        "dfs.replication": str(replication(cfg)),
         "dfs.namenode.name.dir": name_dir(cfg).as_uri(),
-        "dfs.datanode.data.dir": data_dir(cfg).as_uri(),
+        "dfs.datanode.data.dir": data_dir(cfg, index).as_uri(),
         "dfs.namenode.rpc-address": f"{host}:{cfg.port('hdfs_namenode_rpc')}",
         "dfs.namenode.http-address": f"{host}:{cfg.port('hdfs_namenode_http')}",
-        "dfs.datanode.address": f"{host}:{cfg.port('hdfs_datanode')}",
-        "dfs.datanode.http.address": f"{host}:{cfg.port('hdfs_datanode_http')}",
-        "dfs.datanode.ipc.address": f"{host}:{cfg.port('hdfs_datanode_ipc')}",
+        "dfs.datanode.address": f"{host}:{cfg.port('hdfs_datanode') + index}",
+        "dfs.datanode.http.address": f"{host}:{cfg.port('hdfs_datanode_http') + index}",
+        "dfs.datanode.ipc.address": f"{host}:{cfg.port('hdfs_datanode_ipc') + index}",
         # the DataNode registers under this name and address; the NameNode hands it to clients
         "dfs.datanode.hostname": host,
         "dfs.namenode.datanode.registration.ip-hostname-check": "false",
@@ -149,11 +162,19 @@ log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem=WARN
 """
 
 
-def write_conf(cfg: StackConfig) -> Path:
-    """Write core-site.xml, hdfs-site.xml and log4j.properties into the conf dir; return it."""
-    conf = cfg.conf("hadoop")
+def conf_dir(cfg: StackConfig, datanode: int | None = None) -> Path:
+    """The conf dir of the NameNode and the tools, or of DataNode `datanode` when several run."""
+    if datanode is None or HdfsDataNode.instances(cfg) == 1:
+        return cfg.conf("hadoop")
+    return cfg.conf(f"hadoop-{datanode_name(cfg, datanode)}")
+
+
+def write_conf(cfg: StackConfig, datanode: int | None = None) -> Path:
+    """Write core-site.xml, hdfs-site.xml and log4j.properties into the conf dir (of DataNode
+    `datanode`, else the shared one); return it."""
+    conf = conf_dir(cfg, datanode)
     (conf / "core-site.xml").write_text(site_xml(core_site(cfg)))
-    (conf / "hdfs-site.xml").write_text(site_xml(hdfs_site(cfg)))
+    (conf / "hdfs-site.xml").write_text(site_xml(hdfs_site(cfg, datanode or 0)))
     (conf / "log4j.properties").write_text(LOG4J_PROPERTIES)
     return conf
 
@@ -165,8 +186,9 @@ def jvm_command(
     *,
     heap: str,
     root_logger: str = "INFO,console",
+    conf: Path | None = None,
 ) -> list[str]:
-    conf = cfg.conf("hadoop")
+    conf = conf or conf_dir(cfg)
     lib = lib_dir(cfg)
     return [
         java.ensure_java(),
@@ -247,12 +269,14 @@ class HdfsNameNode(Service):
                 f"formatting the HDFS NameNode in {name_dir(self.cfg)} failed "
                 f"(exit {result.returncode}):\n{output[-3000:]}"
             )
-        stale = data_dir(self.cfg)
-        if stale.exists():
-            print(
-                f"  removing the DataNode's blocks of the old namespace in {stale}", file=sys.stderr
-            )
-            shutil.rmtree(stale)
+        for index in range(HdfsDataNode.instances(self.cfg)):
+            stale = data_dir(self.cfg, index)
+            if stale.exists():
+                print(
+                    f"  removing the DataNode's blocks of the old namespace in {stale}",
+                    file=sys.stderr,
+                )
+                shutil.rmtree(stale)
 
     def command(self) -> list[str]:
         argv = jvm_command(self.cfg, NAMENODE_CLASS, [], heap=self.cfg.memory["hdfs_namenode"])
@@ -264,10 +288,23 @@ class HdfsNameNode(Service):
         return rpc_open and namenode_state(self.cfg) is not None
 
 
+def live_datanodes(cfg: StackConfig) -> set[str]:
+    """The transfer addresses (host:port) of the DataNodes the NameNode counts live."""
+    info = namenode_bean(cfg, "NameNodeInfo")
+    if info is None:
+        return set()
+    try:
+        nodes = json.loads(str(info.get("LiveNodes", "{}")))
+    except json.JSONDecodeError:
+        return set()
+    return {str(node.get("xferaddr")) for node in nodes.values() if isinstance(node, dict)}
+
+
 class HdfsDataNode(Service):
-    """The DataNode. Healthy when the NameNode counts it live and has left safe mode."""
+    """A DataNode. Healthy when the NameNode counts it live and has left safe mode."""
 
     name = "hdfs-datanode"
+    count_key = "hdfs_datanode"
     port_names = (
         "hdfs_datanode",
         "hdfs_datanode_http",
@@ -281,8 +318,14 @@ class HdfsDataNode(Service):
         jmx_exporter.install(self.cfg)
 
     def prepare(self) -> None:
-        write_conf(self.cfg)
-        jmx_exporter.register_target(self.cfg, "hdfs-datanode", "hdfs_datanode_jmx_metrics")
+        write_conf(self.cfg, self.index)
+        jmx_exporter.register_target(
+            self.cfg,
+            "hdfs-datanode",
+            "hdfs_datanode_jmx_metrics",
+            instance=self.name,
+            index=self.index,
+        )
         if namenode_state(self.cfg) is None:
             raise StackError(
                 f"the HDFS NameNode does not answer on {self.cfg.host}:"
@@ -290,8 +333,16 @@ class HdfsDataNode(Service):
             )
 
     def command(self) -> list[str]:
-        argv = jvm_command(self.cfg, DATANODE_CLASS, [], heap=self.cfg.memory["hdfs_datanode"])
-        argv[1:1] = jmx_exporter.agent_opts(self.cfg, "hdfs_datanode_jmx_metrics", "hadoop.yml")
+        argv = jvm_command(
+            self.cfg,
+            DATANODE_CLASS,
+            [],
+            heap=self.cfg.memory["hdfs_datanode"],
+            conf=conf_dir(self.cfg, self.index),
+        )
+        argv[1:1] = jmx_exporter.agent_opts(
+            self.cfg, "hdfs_datanode_jmx_metrics", "hadoop.yml", index=self.index
+        )
         return argv
 
     def healthy(self) -> bool:
@@ -299,4 +350,7 @@ class HdfsDataNode(Service):
         if state is None:
             return False
         live = state.get("NumLiveDataNodes", 0)
-        return isinstance(live, int) and live >= 1 and state.get("FSState") == "Operational"
+        operational = isinstance(live, int) and live >= 1 and state.get("FSState") == "Operational"
+        if not operational or self.instances(self.cfg) == 1:
+            return operational
+        return f"{self.cfg.host}:{self.port('hdfs_datanode')}" in live_datanodes(self.cfg)

@@ -36,19 +36,24 @@ def install(cfg: StackConfig) -> Path:
     return jar
 
 
-def agent_opts(cfg: StackConfig, port_name: str, rules: str) -> list[str]:
-    """The JVM option that attaches the agent on `port_name` with ops/jmx/`rules`."""
+def agent_opts(cfg: StackConfig, port_name: str, rules: str, *, index: int = 0) -> list[str]:
+    """The JVM option that attaches the agent on `port_name` (+ the instance's `index`) with
+    ops/jmx/`rules`."""
     config = RULES_DIR / rules
     if not config.is_file():
         raise StackError(f"the JMX exporter rules {config} are missing")
-    return [f"-javaagent:{install(cfg)}={cfg.host}:{cfg.port(port_name)}:{config}"]
+    return [f"-javaagent:{install(cfg)}={cfg.host}:{cfg.port(port_name) + index}:{config}"]
 
 
-def register_target(cfg: StackConfig, job: str, port_name: str) -> Path:
-    """Writes the file_sd target of `job` for the local Prometheus (read on change)."""
+def register_target(
+    cfg: StackConfig, job: str, port_name: str, *, instance: str | None = None, index: int = 0
+) -> Path:
+    """Writes the file_sd target of `job` for the local Prometheus (read on change); an
+    instance of a multiplied service (`instance`, e.g. kafka-2) gets a file of its own."""
     targets = cfg.conf("prometheus") / "targets"
     targets.mkdir(parents=True, exist_ok=True)
-    path = targets / f"{job}.yml"
-    entry = [{"targets": [f"{cfg.host}:{cfg.port(port_name)}"], "labels": {"job": job}}]
+    path = targets / f"{instance or job}.yml"
+    address = f"{cfg.host}:{cfg.port(port_name) + index}"
+    entry = [{"targets": [address], "labels": {"job": job}}]
     path.write_text(json.dumps(entry) + "\n")
     return path

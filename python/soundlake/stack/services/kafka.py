@@ -1,8 +1,12 @@
-"""Apache Kafka 4 as one KRaft node (broker and controller in one JVM), jars from Maven Central.
+"""Apache Kafka 4 in KRaft mode, each node broker and controller in one JVM; jars from Maven
+Central.
 
-First start formats the log directory (`kafka.tools.StorageTool format --standalone`) with a
-cluster id kept in the data folder; every start rewrites server.properties and the log4j2 config
-from stack.toml, then runs `kafka.Kafka server.properties`.
+The single-node stack runs one node (`kafka`); a profile with `[counts] kafka = 3` runs
+`kafka-1` .. `kafka-3`, the 3 voters of a static controller quorum, with topics replicated to 3
+and `min.insync.replicas` 2. First start formats each node's log directory
+(`kafka.tools.StorageTool format`, `--standalone` for a single node) with a cluster id kept in
+the data folder; every start rewrites server.properties and the log4j2 config from stack.toml,
+then runs `kafka.Kafka server.properties`.
 """
 
 from __future__ import annotations
@@ -17,14 +21,13 @@ from pathlib import Path
 
 from soundlake.paths import STACK_FILES
 
-from .. import java
+from .. import java, process
 from ..config import StackConfig
 from ..installers import maven_jars
 from ..service import Service, StackError
 from . import jmx_exporter
 
 POM = STACK_FILES / "maven" / "kafka" / "pom.xml"
-NODE_ID = 1
 
 
 def lib_dir(cfg: StackConfig) -> Path:
@@ -32,8 +35,20 @@ def lib_dir(cfg: StackConfig) -> Path:
 
 
 def bootstrap(cfg: StackConfig) -> str:
-    """The address clients connect to, e.g. 127.0.0.1:9092."""
-    return f"{cfg.host}:{cfg.port('kafka')}"
+    """The addresses clients connect to, e.g. 127.0.0.1:9092 (every broker, comma-separated)."""
+    return ",".join(f"{cfg.host}:{cfg.port('kafka') + i}" for i in range(Kafka.instances(cfg)))
+
+
+def replication(cfg: StackConfig) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) of the topics: 1 and 1 on one node; on several,
+    up to 3 replicas of which all but one must have a write."""
+    factor = min(Kafka.instances(cfg), 3)
+    return factor, max(factor - 1, 1)
+
+
+def node_name(cfg: StackConfig, index: int) -> str:
+    """`kafka` on a single node, `kafka-<index + 1>` in a cluster (data, conf and log names)."""
+    return "kafka" if Kafka.instances(cfg) == 1 else f"kafka-{index + 1}"
 
 
 def install(cfg: StackConfig) -> Path:
@@ -46,29 +61,40 @@ def install(cfg: StackConfig) -> Path:
 # -- configuration ------------------------------------------------------------------------------
 
 
-def server_properties(cfg: StackConfig, log_dirs: Path) -> str:
-    host, port, controller = cfg.host, cfg.port("kafka"), cfg.port("kafka_controller")
-    settings = {
+def server_properties(cfg: StackConfig, log_dirs: Path, index: int = 0) -> str:
+    host = cfg.host
+    port, controller = cfg.port("kafka") + index, cfg.port("kafka_controller") + index
+    nodes = Kafka.instances(cfg)
+    factor, min_isr = replication(cfg)
+    if nodes == 1:
         # one node that is both broker and the (only) controller of the KRaft quorum
+        quorum = {"controller.quorum.bootstrap.servers": f"{host}:{controller}"}
+    else:
+        # every node is a broker and one of the fixed voters of the controller quorum
+        voters = ",".join(
+            f"{i + 1}@{host}:{cfg.port('kafka_controller') + i}" for i in range(nodes)
+        )
+        quorum = {"controller.quorum.voters": voters}
+    settings = {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        "controller.quorum.bootstrap.servers": f"{host}:{controller}",
+        "node.id": str(index + 1),
+        **quorum,
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(log_dirs),
-        # topics: created on first use, 4 partitions, a single replica
+        # topics: created on first use, 4 partitions, a replica on each node up to 3
         "auto.create.topics.enable": "true",
         "num.partitions": "4",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "default.replication.factor": str(factor),
+        "min.insync.replicas": str(min_isr),
+        "offsets.topic.replication.factor": str(factor),
+        "transaction.state.log.replication.factor": str(factor),
+        "transaction.state.log.min.isr": str(min_isr),
+        "share.coordinator.state.topic.replication.factor": str(factor),
+        "share.coordinator.state.topic.min.isr": str(min_isr),
         # a local node needs fewer than the default 50 partitions for its internal topics
         "offsets.topic.num.partitions": "10",
         "transaction.state.log.num.partitions": "10",
@@ -100,10 +126,10 @@ def log4j2_properties(root_level: str, target: str) -> str:
     )
 
 
-def write_conf(cfg: StackConfig) -> Path:
-    """Write server.properties and the log4j2 configs into the conf dir; return the dir."""
-    conf = cfg.conf("kafka")
-    (conf / "server.properties").write_text(server_properties(cfg, log_dirs(cfg)))
+def write_conf(cfg: StackConfig, index: int = 0) -> Path:
+    """Write server.properties and the log4j2 configs of node `index`; return its conf dir."""
+    conf = cfg.conf(node_name(cfg, index))
+    (conf / "server.properties").write_text(server_properties(cfg, log_dirs(cfg, index), index))
     (conf / "log4j2.properties").write_text(log4j2_properties("INFO", "SYSTEM_OUT"))
     write_tools_log4j2(cfg)
     return conf
@@ -116,8 +142,8 @@ def write_tools_log4j2(cfg: StackConfig) -> Path:
     return path
 
 
-def log_dirs(cfg: StackConfig) -> Path:
-    return cfg.data("kafka") / "kraft-combined-logs"
+def log_dirs(cfg: StackConfig, index: int = 0) -> Path:
+    return cfg.data(node_name(cfg, index)) / "kraft-combined-logs"
 
 
 def random_cluster_id() -> str:
@@ -218,25 +244,31 @@ class Kafka(Service):
     name = "kafka"
     port_names = ("kafka", "kafka_controller", "kafka_jmx_metrics")
     start_timeout = 90.0
+    count_key = "kafka"
 
     def install(self) -> None:
         install(self.cfg)
         jmx_exporter.install(self.cfg)
 
     def prepare(self) -> None:
-        conf = write_conf(self.cfg)
-        jmx_exporter.register_target(self.cfg, "kafka", "kafka_jmx_metrics")
-        if not (log_dirs(self.cfg) / "meta.properties").exists():
+        conf = write_conf(self.cfg, self.index)
+        jmx_exporter.register_target(
+            self.cfg, "kafka", "kafka_jmx_metrics", instance=self.name, index=self.index
+        )
+        if not (log_dirs(self.cfg, self.index) / "meta.properties").exists():
             self._format(conf)
 
     def _format(self, conf: Path) -> None:
-        print(f"  formatting Kafka's log directory {log_dirs(self.cfg)}", file=sys.stderr)
+        logs = log_dirs(self.cfg, self.index)
+        print(f"  formatting Kafka's log directory {logs}", file=sys.stderr)
+        # one node formats as the standalone controller; a quorum's voters are in the config
+        standalone = ["--standalone"] if self.instances(self.cfg) == 1 else []
         argv = jvm_command(
             self.cfg,
             "kafka.tools.StorageTool",
             [
                 "format",
-                "--standalone",
+                *standalone,
                 "--cluster-id",
                 cluster_id(self.cfg),
                 "--config",
@@ -249,14 +281,13 @@ class Kafka(Service):
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
             raise StackError(
-                f"formatting Kafka's log directory {log_dirs(self.cfg)} failed "
+                f"formatting Kafka's log directory {logs} failed "
                 f"(exit {result.returncode}):\n{output[-3000:]}\n"
-                f"If that folder holds an old, broken install, remove {self.cfg.data('kafka')} "
-                "and retry."
+                f"If that folder holds an old, broken install, remove {logs.parent} and retry."
             )
 
     def command(self) -> list[str]:
-        conf = self.cfg.conf("kafka")
+        conf = self.cfg.conf(node_name(self.cfg, self.index))
         return jvm_command(
             self.cfg,
             "kafka.Kafka",
@@ -265,12 +296,25 @@ class Kafka(Service):
             heap=self.cfg.memory["kafka"],
             jvm_opts=(
                 *BROKER_GC_OPTS,
-                *jmx_exporter.agent_opts(self.cfg, "kafka_jmx_metrics", "kafka.yml"),
+                *jmx_exporter.agent_opts(
+                    self.cfg, "kafka_jmx_metrics", "kafka.yml", index=self.index
+                ),
             ),
         )
 
-    def healthy(self) -> bool:
+    def brokers_seen(self) -> int:
+        """How many brokers this node's metadata lists (0 when it does not answer)."""
         try:
-            return metadata_broker_count(self.cfg.host, self.cfg.port("kafka")) >= 1
+            return metadata_broker_count(self.cfg.host, self.port("kafka"))
         except (OSError, ValueError, struct.error):
-            return False
+            return 0
+
+    def healthy(self) -> bool:
+        return self.brokers_seen() >= 1
+
+    def started(self) -> bool:
+        """A voter of a quorum cannot serve before a majority runs: the nodes before the last
+        go on once their controller listens; the last waits until the metadata lists them all."""
+        if self.index < self.instances(self.cfg) - 1:
+            return process.port_open(self.cfg.host, self.port("kafka_controller"))
+        return self.brokers_seen() >= self.instances(self.cfg)

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import process
 from ..config import StackConfig
 from ..service import Service, StackError
-from . import jmx_exporter
+from . import jmx_exporter, spark_standalone
 from .hdfs import default_fs
 from .spark_metastore import client_jar, metastore_url, venv_python
 
@@ -106,6 +106,8 @@ class SparkThrift(Service):
             "SOUNDLAKE_HDFS_URL": os.environ.get("SOUNDLAKE_HDFS_URL", default_fs(self.cfg)),
             "PYSPARK_PYTHON": str(self.python),
             "SPARK_LOCAL_IP": self.cfg.host,
+            # the profile's Spark master ([spark] master in stack.toml); none: local mode
+            **spark_standalone.client_env(self.cfg),
         }
 
     def cwd(self) -> Path | None:
