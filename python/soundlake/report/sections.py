@@ -3,6 +3,7 @@ from one SELECT over the last `days` days of that table (up to its latest event_
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,9 +74,11 @@ def bars(name: str, value: str, fmt: charts.Format = charts.number) -> Callable[
     return draw
 
 
+@functools.cache
 def metabase_segments(question: str) -> tuple[charts.Segment, ...]:
     """The gauge bands of a question of the Metabase spec (ops/metabase/dashboards.json), so
-    that the report's gauge reads as the dashboard's; none when it has no such question."""
+    that the report's gauge reads as the dashboard's; none when it has no such question. Read
+    once per question and process, not once per dial drawn."""
     for q in load_spec(SPEC)["questions"]:
         if q["name"] == question:
             bands = q.get("visualization_settings", {}).get("gauge.segments", [])
