@@ -4,7 +4,8 @@ shared stack's data (its own topics, lake folder, ClickHouse database, Spark Thr
 stack folder for DAGSTER_HOME and pid files, metric ports).
 
 Events flow into Kafka, at least two pipeline runs succeed, the gold tables in ClickHouse grow
-from the first success to the second, the freshness metric has a value per gold table; Ctrl-C
+from the first success to the second, the first run evaluates the dbt tests and the second
+(within the checks' interval) materializes the same assets without them, the freshness metric has a value per gold table; Ctrl-C
 stops every child; started again, it resumes: a third run succeeds on the commits landed since.
 """
 
@@ -22,12 +23,12 @@ from pathlib import Path
 
 import pytest
 from conftest import ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, http_request, unique_name
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from ops_support import free_port
 from test_orchestrate_stack import thrift_port  # noqa: F401 - a fixture of this module too
 
 from soundlake.lake_layout import TOPICS
-from soundlake.orchestrate.sensors import PIPELINE_JOB
+from soundlake.orchestrate.settings import CHECKS_TAG, PIPELINE_JOB
 from soundlake.stack import process
 
 #: simulated users and how far back eventsim starts: a small backlog, then events in real time
@@ -164,6 +165,12 @@ def freshness(address: str) -> dict[str, float]:
     return {m[1]: float(m[2]) for m in re.finditer(pattern, body, re.MULTILINE)}
 
 
+def events_of(home: Path, run: DagsterRun, kind: DagsterEventType) -> int:
+    """How many events of `kind` the run logged."""
+    with DagsterInstance.from_config(str(home)) as instance:
+        return len(instance.get_records_for_run(run.run_id, of_type=kind, limit=10_000).records)
+
+
 def run_key_seq(run: DagsterRun) -> int:
     """The newest commit sequence number the run covers (its run key)."""
     return int(run.tags["dagster/run_key"].rsplit("-", 1)[1])
@@ -226,6 +233,12 @@ def test_the_platform_runs_continuously_stops_and_resumes(
         assert run_key_seq(second) > run_key_seq(first)
         assert plays2 > plays1 > 0, (plays1, plays2)
         assert rows2 > rows1 > 0, (rows1, rows2)
+        # the first run tests the models; the next, within the checks' interval, builds alone
+        evaluations = DagsterEventType.ASSET_CHECK_EVALUATION
+        materializations = DagsterEventType.ASSET_MATERIALIZATION
+        assert first.tags[CHECKS_TAG] == "all" and events_of(home, first, evaluations) > 0
+        assert second.tags[CHECKS_TAG] == "none" and events_of(home, second, evaluations) == 0
+        assert events_of(home, second, materializations) == events_of(home, first, materializations)
 
         tables = {t for t in clickhouse_db.query("SHOW TABLES").split() if t.startswith("gold_")}
         with_rows = {t for t in tables if int(clickhouse_db.query(f"SELECT count() FROM {t}"))}  # noqa: S608

@@ -5,6 +5,7 @@ commit log (a ``file://`` lake)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,13 @@ from soundlake.orchestrate.commit_log import CommitLog
 from soundlake.orchestrate.dbt import gold_models, project
 from soundlake.orchestrate.definitions import FRESHNESS, defs
 from soundlake.orchestrate.run import DAGSTER_YAML
-from soundlake.orchestrate.sensors import PIPELINE_JOB, bronze_commits
+from soundlake.orchestrate.sensors import (
+    CHECKS_INTERVAL_S,
+    PIPELINE_SELECTION,
+    Cursor,
+    bronze_commits,
+)
+from soundlake.orchestrate.settings import CHECKS_TAG, PIPELINE_JOB
 
 
 def test_definitions_load() -> None:
@@ -142,11 +149,53 @@ def test_sensor_launches_the_pipeline_once_per_new_commits(
         commit(tmp_path, 0, {"listen_events": 4, "page_view_events": 6})
         first = tick(instance, None)
         assert isinstance(first, SensorResult)
-        assert first.cursor == "0" and len(first.run_requests or []) == 1
+        assert Cursor.parse(first.cursor).seq == 0 and len(first.run_requests or []) == 1
         reported = {e.asset_key: e.metadata["rows_landed"].value for e in first.asset_events}
         assert reported == {bronze_key("listen_events"): 4, bronze_key("page_view_events"): 6}
-        assert isinstance(tick(instance, "0"), SkipReason)
+        assert isinstance(tick(instance, first.cursor), SkipReason)
         commit(tmp_path, 1, {"listen_events": 1})
-        second = tick(instance, "0")
-        assert isinstance(second, SensorResult) and second.cursor == "1"
+        second = tick(instance, first.cursor)
+        assert isinstance(second, SensorResult) and Cursor.parse(second.cursor).seq == 1
         assert second.run_requests and second.run_requests[0].run_key == "bronze-commit-1"
+
+
+def test_sensor_includes_the_checks_once_per_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run has every asset check; a run within the interval has every asset of the
+    job and no check; once the interval has passed, the checks again."""
+    monkeypatch.setenv("SOUNDLAKE_LAKE_URL", f"file://{tmp_path}")
+    job_assets = PIPELINE_SELECTION.resolve(defs.resolve_asset_graph())
+    with DagsterInstance.ephemeral() as instance:
+        commit(tmp_path, 0, {"listen_events": 4})
+        first = tick(instance, None)
+        assert isinstance(first, SensorResult) and first.run_requests
+        checked = first.run_requests[0]
+        assert checked.tags[CHECKS_TAG] == "all"
+        assert checked.asset_selection is None and checked.asset_check_keys is None
+        checked_at = Cursor.parse(first.cursor).checked_at
+        assert checked_at is not None and abs(time.time() - checked_at) < 60
+
+        commit(tmp_path, 1, {"listen_events": 1})
+        second = tick(instance, first.cursor)
+        assert isinstance(second, SensorResult) and second.run_requests
+        light = second.run_requests[0]
+        assert light.tags[CHECKS_TAG] == "none" and light.asset_check_keys == []
+        assert set(light.asset_selection or []) == job_assets
+        assert Cursor.parse(second.cursor).checked_at == checked_at
+
+        commit(tmp_path, 2, {"listen_events": 1})
+        overdue = Cursor(seq=1, checked_at=time.time() - CHECKS_INTERVAL_S - 1).dump()
+        third = tick(instance, overdue)
+        assert isinstance(third, SensorResult) and third.run_requests
+        assert third.run_requests[0].tags[CHECKS_TAG] == "all"
+        assert Cursor.parse(third.cursor).checked_at != Cursor.parse(overdue).checked_at
+
+
+def test_sensor_cursor_of_an_older_sensor_is_a_sequence_number() -> None:
+    assert Cursor.parse("7") == Cursor(seq=7, checked_at=None)
+    assert Cursor.parse(None) == Cursor()
+    assert Cursor.parse(Cursor(seq=3, checked_at=1.5).dump()) == Cursor(seq=3, checked_at=1.5)
+    assert Cursor().checks_due(now=10.0, interval_s=900)
+    assert not Cursor(seq=1, checked_at=5.0).checks_due(now=10.0, interval_s=900)
+    assert Cursor(seq=1, checked_at=5.0).checks_due(now=10.0, interval_s=0)

@@ -56,6 +56,7 @@ from typing import Any
 from soundlake.clickhouse import ClickHouse
 from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.commit_log import CommitLog
+from soundlake.orchestrate.settings import CHECKS_TAG
 from soundlake.paths import REPO_ROOT
 
 EVENTSIM_CONFIG = REPO_ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
@@ -222,12 +223,14 @@ def freshness(address: str) -> dict[str, float]:
 
 @dataclass
 class RunRecord:
-    """One pipeline run: its commit, its wall time and its steps'."""
+    """One pipeline run: its commit, its wall time and its steps', whether it ran the dbt
+    tests (the sensor's tag: "all" or "none")."""
 
     run_id: str
     commit_seq: int
     status: str
     seconds: float
+    checks: str
     steps: dict[str, float] = field(default_factory=dict)
 
 
@@ -255,7 +258,7 @@ def pipeline_runs(home: Path) -> list[RunRecord]:
                     steps[event.step_key] = record.timestamp - started[event.step_key]
             key = run.tags.get("dagster/run_key", "bronze-commit-0")
             out.append(RunRecord(run.run_id, int(key.rsplit("-", 1)[1]), run.status.value,
-                                 seconds, steps))  # fmt: skip
+                                 seconds, run.tags.get(CHECKS_TAG, "?"), steps))  # fmt: skip
     return sorted(out, key=lambda r: r.commit_seq)
 
 
@@ -340,8 +343,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "604800; default %(default)s)")  # fmt: skip
     parser.add_argument("--flush-interval", type=int, default=30,
                         help="the lander's --flush-interval (default %(default)s)")  # fmt: skip
-    parser.add_argument("--sensor-interval", type=int, default=30,
+    parser.add_argument("--sensor-interval", type=int, default=10,
                         help="the sensor's interval (default %(default)s)")  # fmt: skip
+    parser.add_argument("--checks-interval", type=int, default=900,
+                        help="how often a run includes the dbt tests, seconds (default "
+                        "%(default)s, soundlake run's)")  # fmt: skip
     parser.add_argument("--sample-every", type=float, default=15.0,
                         help="seconds between freshness samples (default %(default)s)")  # fmt: skip
     parser.add_argument("--drain-timeout", type=float, default=1200.0,
@@ -428,6 +434,7 @@ def soak(
         "--end-time", end.strftime("%Y-%m-%dT%H:%M:%S"),
         "--flush-interval", str(args.flush_interval),
         "--sensor-interval", str(args.sensor_interval),
+        "--checks-interval", str(args.checks_interval),
     ]  # fmt: skip
     log(f"soundlake run: {args.users} users, beta {args.beta:.0f} s, events {start:%H:%M:%S} "
         f"(a {BACKLOG_MINUTES}-minute backlog) .. {end:%H:%M:%S} UTC; log {work / 'run.log'}")  # fmt: skip
@@ -527,21 +534,22 @@ def drain_lander(stack: Stack, topics: list[str], prefix: str, timeout: float) -
 
 
 def report_runs(runs: list[RunRecord]) -> None:
-    print("\npipeline runs (seconds; dbt = dbt_models step, load = clickhouse_load step):")
-    print(f"{'commit':>7} {'status':<9} {'run':>7} {'dbt':>7} {'load':>7}")
+    print("\npipeline runs (seconds; dbt = dbt_models step, load = clickhouse_load step; "
+          "tests = whether the run ran the dbt tests):")  # fmt: skip
+    print(f"{'commit':>7} {'status':<9} {'tests':<6} {'run':>7} {'dbt':>7} {'load':>7}")
     for r in runs:
-        print(f"{r.commit_seq:>7} {r.status:<9} {r.seconds:7.1f} "
+        print(f"{r.commit_seq:>7} {r.status:<9} {r.checks:<6} {r.seconds:7.1f} "
               f"{r.steps.get('dbt_models', float('nan')):7.1f} "
               f"{r.steps.get('clickhouse_load', float('nan')):7.1f}")  # fmt: skip
-    ok = [r for r in runs if r.status == "SUCCESS"]
-    if ok:
+    for checks in ("all", "none"):
+        ok = [r for r in runs if r.status == "SUCCESS" and r.checks == checks]
         for name, values in [
             ("run", [r.seconds for r in ok]),
             ("dbt", [r.steps["dbt_models"] for r in ok if "dbt_models" in r.steps]),
             ("load", [r.steps["clickhouse_load"] for r in ok if "clickhouse_load" in r.steps]),
         ]:
             if values:
-                print(f"{name:<5} median {statistics.median(values):6.1f} s, "
+                print(f"tests {checks:<4} {name:<5} median {statistics.median(values):6.1f} s, "
                       f"max {max(values):6.1f} s over {len(values)} runs")  # fmt: skip
 
 

@@ -3,9 +3,9 @@
 dagster-dbt reads the project's manifest (``dbt parse``, run here when the manifest is missing or
 older than the project's files) and makes one asset per model, in a group per layer (the
 model's folder: staging, silver, gold). A run executes ``dbt build`` of the selected models
-(run and tests) on the ``thrift`` target: the warm Spark Thrift server whose session has the
-Rust UDFs (its address: ``SOUNDLAKE_SPARK_THRIFT_HOST`` / ``_PORT``, see dbt_spark/profiles.yml).
-The models are incremental, so each build recomputes only the event days with new bronze rows.
+(run and tests; ``dbt run`` when the sensor left the checks out) on the ``thrift`` target: the
+warm Spark Thrift server whose session has the Rust UDFs (its address:
+``SOUNDLAKE_SPARK_THRIFT_HOST`` / ``_PORT``, see dbt_spark/profiles.yml). The models are incremental, so each build recomputes only the event days with new bronze rows.
 """
 
 # no `from __future__ import annotations`: Dagster checks the decorated functions' context
@@ -21,7 +21,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Backoff, RetryPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from soundlake.orchestrate.settings import DBT_PROJECT_DIR, DBT_TARGET
+from soundlake.orchestrate.settings import CHECKS_TAG, DBT_PROJECT_DIR, DBT_TARGET
 
 #: the manifest and run artifacts of the orchestrator's dbt runs, apart from soundlake-dbt's
 TARGET_PATH = Path("target") / "dagster"
@@ -122,5 +122,8 @@ def gold_models(manifest_path: Path) -> dict[str, AssetKey]:
     name="dbt_models",
 )
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """``dbt build`` of the selected models on the Thrift server, with their row counts."""
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+    """The selected models on the Thrift server, with their row counts: ``dbt build`` (each
+    model, then its data and unit tests) when the run includes the asset checks, ``dbt run``
+    (the models alone) when the sensor left them out (sensors.py)."""
+    command = "run" if context.run.tags.get(CHECKS_TAG) == "none" else "build"
+    yield from dbt.cli([command], context=context).stream().fetch_row_counts()

@@ -130,6 +130,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "SOUNDLAKE_SENSOR_INTERVAL_S; default: the sensor's, see docs/orchestration.md)",
     )
     parser.add_argument(
+        "--checks-interval",
+        type=int,
+        default=int(os.environ["SOUNDLAKE_CHECKS_INTERVAL_S"])
+        if os.environ.get("SOUNDLAKE_CHECKS_INTERVAL_S")
+        else None,
+        help="how often a cycle includes the dbt tests (Dagster's asset checks), seconds; 0: "
+        "every cycle (env SOUNDLAKE_CHECKS_INTERVAL_S; default: the sensor's, see "
+        "docs/orchestration.md)",
+    )
+    parser.add_argument(
         "--freshness-addr",
         default=os.environ.get("SOUNDLAKE_FRESHNESS_METRICS_ADDR", "127.0.0.1:9467"),
         help="the gold tables' freshness on http://ADDR/metrics (env "
@@ -203,6 +213,8 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
     }
     if args.sensor_interval is not None:
         dagster_env["SOUNDLAKE_SENSOR_INTERVAL_S"] = str(args.sensor_interval)
+    if args.checks_interval is not None:
+        dagster_env["SOUNDLAKE_CHECKS_INTERVAL_S"] = str(args.checks_interval)
     return [
         Child(
             "eventsim",

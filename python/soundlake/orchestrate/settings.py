@@ -21,6 +21,9 @@ DBT_TARGET = "thrift"
 #: the Dagster job that builds dbt and loads ClickHouse (sensors.py); its runs' outcomes are
 #: exported by runs.py
 PIPELINE_JOB = "pipeline"
+#: the tag that says whether a pipeline run includes the dbt tests, Dagster's asset checks
+#: ("all" or "none"; sensors.py)
+CHECKS_TAG = "soundlake/checks"
 
 
 @dataclass(frozen=True)
