@@ -28,7 +28,8 @@ from ops_support import free_port
 from test_orchestrate_stack import thrift_port  # noqa: F401 - a fixture of this module too
 
 from soundlake.lake_layout import TOPICS
-from soundlake.orchestrate.settings import CHECKS_TAG, PIPELINE_JOB
+from soundlake.orchestrate.dbt import TARGET_PATH, run_target
+from soundlake.orchestrate.settings import CHECKS_TAG, DBT_PROJECT_DIR, PIPELINE_JOB
 from soundlake.stack import process
 
 #: simulated users and how far back eventsim starts: a small backlog, then events in real time
@@ -239,6 +240,11 @@ def test_the_platform_runs_continuously_stops_and_resumes(
         assert first.tags[CHECKS_TAG] == "all" and events_of(home, first, evaluations) > 0
         assert second.tags[CHECKS_TAG] == "none" and events_of(home, second, evaluations) == 0
         assert events_of(home, second, materializations) == events_of(home, first, materializations)
+        # a successful run leaves no dbt artifacts behind (they would fill the disk)
+        kept = [
+            r.run_id for r in (first, second) if (DBT_PROJECT_DIR / run_target(r.run_id)).exists()
+        ]
+        assert kept == [], f"dbt artifacts of successful runs left in {TARGET_PATH}: {kept}"
 
         tables = {t for t in clickhouse_db.query("SHOW TABLES").split() if t.startswith("gold_")}
         with_rows = {t for t in tables if int(clickhouse_db.query(f"SELECT count() FROM {t}"))}  # noqa: S608

@@ -25,6 +25,9 @@ from soundlake.orchestrate.settings import CHECKS_TAG, DBT_PROJECT_DIR, DBT_TARG
 
 #: the manifest and run artifacts of the orchestrator's dbt runs, apart from soundlake-dbt's
 TARGET_PATH = Path("target") / "dagster"
+#: dbt's parse state: the parse of the manifest leaves it in TARGET_PATH, and each run starts
+#: from a copy, so that its dbt parses only what changed since (nothing, while it runs)
+PARTIAL_PARSE = "partial_parse.msgpack"
 #: the layers of the dbt project, one folder of models/ each, in the order data flows
 LAYERS = ("staging", "silver", "gold")
 #: a failed build is retried with growing pauses before the run fails (and alerts)
@@ -69,10 +72,19 @@ def ensure_manifest() -> Path:
         return manifest
     aside = TARGET_PATH / f"parse-{os.getpid()}"
     resource().cli(["parse", "--quiet"], target_path=aside).wait()
+    if (DBT_PROJECT_DIR / aside / PARTIAL_PARSE).exists():
+        (DBT_PROJECT_DIR / aside / PARTIAL_PARSE).replace(
+            DBT_PROJECT_DIR / TARGET_PATH / PARTIAL_PARSE
+        )
     (DBT_PROJECT_DIR / aside / "manifest.json").replace(manifest)
     shutil.rmtree(DBT_PROJECT_DIR / aside, ignore_errors=True)
     settings_file.write_text(settings)
     return manifest
+
+
+def run_target(run_id: str) -> Path:
+    """The target path of a run's dbt invocation, relative to the project."""
+    return TARGET_PATH / f"run-{run_id}"
 
 
 def resource() -> DbtCliResource:
@@ -126,4 +138,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[
     model, then its data and unit tests) when the run includes the asset checks, ``dbt run``
     (the models alone) when the sensor left them out (sensors.py)."""
     command = "run" if context.run.tags.get(CHECKS_TAG) == "none" else "build"
-    yield from dbt.cli([command], context=context).stream().fetch_row_counts()
+    target = run_target(context.run.run_id)
+    parsed = DBT_PROJECT_DIR / TARGET_PATH / PARTIAL_PARSE
+    if parsed.exists():
+        (DBT_PROJECT_DIR / target).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(parsed, DBT_PROJECT_DIR / target / PARTIAL_PARSE)
+    yield from dbt.cli([command], context=context, target_path=target).stream().fetch_row_counts()
+    # a run's artifacts (a manifest and more per run) would fill the disk over days of cycles;
+    # a failed run's stay for a look (the stream raised before this line)
+    shutil.rmtree(DBT_PROJECT_DIR / target, ignore_errors=True)
