@@ -109,3 +109,17 @@ def test_stack_down_of_some_services_leaves_a_session_alone(
         assert process.is_alive(lander)
     finally:
         os.killpg(lander.pid, 9)
+
+
+def test_the_children_reach_every_broker_of_a_profile_with_several(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SOUNDLAKE_KAFKA_BROKERS", "SOUNDLAKE_LAKE_URL", "SOUNDLAKE_STACK_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    cluster = config.load(profile="cluster")
+    first = cluster.port("kafka")
+    every = ",".join(f"127.0.0.1:{first + i}" for i in range(3))
+    by_name = {c.name: c for c in run.children(run.parse_args([]), cluster)}
+    for name, option in (("eventsim", "--kafka-brokers"), ("lander", "--brokers")):
+        argv = by_name[name].argv
+        assert argv[argv.index(option) + 1] == every, argv

@@ -38,7 +38,7 @@ from types import FrameType
 from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.settings import Settings, binary
 from soundlake.paths import REPO_ROOT
-from soundlake.stack import config, process
+from soundlake.stack import clients, config, process
 from soundlake.stack.config import StackConfig
 
 DEFINITIONS_MODULE = "soundlake.orchestrate.definitions"
@@ -186,8 +186,11 @@ def setting(name: str, default: str) -> str:
 
 def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
     host = cfg.host
-    lake_url = setting("SOUNDLAKE_LAKE_URL", f"hdfs://{host}:{cfg.port('hdfs_namenode_rpc')}/lake")
-    brokers = setting("SOUNDLAKE_KAFKA_BROKERS", f"{host}:{cfg.port('kafka')}")
+    # the stack's addresses (every broker of a profile with several), unless the environment
+    # points elsewhere
+    stack = clients.client_env(cfg)
+    lake_url = setting("SOUNDLAKE_LAKE_URL", stack["SOUNDLAKE_LAKE_URL"])
+    brokers = setting("SOUNDLAKE_KAFKA_BROKERS", stack["SOUNDLAKE_KAFKA_BROKERS"])
     # the topics' name prefix, for eventsim, the lander and dbt's bronze sources alike
     prefix = setting("SOUNDLAKE_TOPIC_PREFIX", "")
     bin_dir = Path(sys.executable).parent
@@ -200,16 +203,15 @@ def children(args: argparse.Namespace, cfg: StackConfig) -> list[Child]:
     dagster_env = {
         "DAGSTER_HOME": str(dagster_home(cfg)),
         "SOUNDLAKE_LAKE_URL": lake_url,
-        "SOUNDLAKE_WEBHDFS_URL": setting(
-            "SOUNDLAKE_WEBHDFS_URL", f"http://{host}:{cfg.port('hdfs_namenode_http')}"
-        ),
-        "SOUNDLAKE_CLICKHOUSE_URL": setting(
-            "SOUNDLAKE_CLICKHOUSE_URL", f"http://{host}:{cfg.port('clickhouse_http')}"
-        ),
-        "SOUNDLAKE_SPARK_THRIFT_HOST": setting("SOUNDLAKE_SPARK_THRIFT_HOST", host),
-        "SOUNDLAKE_SPARK_THRIFT_PORT": setting(
-            "SOUNDLAKE_SPARK_THRIFT_PORT", str(cfg.port("spark_thrift"))
-        ),
+        **{
+            name: setting(name, stack[name])
+            for name in (
+                "SOUNDLAKE_WEBHDFS_URL",
+                "SOUNDLAKE_CLICKHOUSE_URL",
+                "SOUNDLAKE_SPARK_THRIFT_HOST",
+                "SOUNDLAKE_SPARK_THRIFT_PORT",
+            )
+        },
     }
     if args.sensor_interval is not None:
         dagster_env["SOUNDLAKE_SENSOR_INTERVAL_S"] = str(args.sensor_interval)
