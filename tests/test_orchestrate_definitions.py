@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from dagster import (
     AssetKey,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     Definitions,
     SensorResult,
     SkipReason,
@@ -190,6 +193,38 @@ def test_sensor_includes_the_checks_once_per_interval(
         assert isinstance(third, SensorResult) and third.run_requests
         assert third.run_requests[0].tags[CHECKS_TAG] == "all"
         assert Cursor.parse(third.cursor).checked_at != Cursor.parse(overdue).checked_at
+
+
+def test_sensor_keeps_the_checks_after_a_checked_run_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing test must fail run after run (and alert): after a checked run failed, the
+    next run is checked again however recent the checks, until one succeeds."""
+    monkeypatch.setenv("SOUNDLAKE_LAKE_URL", f"file://{tmp_path}")
+    recent = Cursor(seq=0, checked_at=time.time()).dump()
+    with DagsterInstance.ephemeral() as instance:
+        commit(tmp_path, 0, {"listen_events": 4})
+        commit(tmp_path, 1, {"listen_events": 1})
+
+        def checks_of_next_run() -> str:
+            result = tick(instance, recent)
+            assert isinstance(result, SensorResult) and result.run_requests
+            return result.run_requests[0].tags[CHECKS_TAG]
+
+        assert checks_of_next_run() == "none"
+        for status, expected in [
+            (DagsterRunStatus.FAILURE, "all"),
+            (DagsterRunStatus.SUCCESS, "none"),
+        ]:
+            instance.add_run(
+                DagsterRun(
+                    job_name=PIPELINE_JOB,
+                    run_id=str(uuid.uuid4()),
+                    status=status,
+                    tags={CHECKS_TAG: "all"},
+                )
+            )
+            assert checks_of_next_run() == expected, status
 
 
 def test_sensor_cursor_of_an_older_sensor_is_a_sequence_number() -> None:

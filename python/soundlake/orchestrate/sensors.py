@@ -10,7 +10,8 @@ next run covers every commit since the last one: nothing is skipped and runs nev
 The dbt project's data and unit tests (Dagster's asset checks on the models) are not on every
 cycle's path to fresh gold: a run includes them when the last run that did was requested
 ``SOUNDLAKE_CHECKS_INTERVAL_S`` (default 900; 0: every run) or more seconds ago, and the first
-run of a fresh instance always does. The other runs build the models alone. A checked run is a
+run of a fresh instance always does, and so does every run after a checked run that failed,
+until one passes. The other runs build the models alone. A checked run is a
 plain ``dbt build``: each model's tests run right after it, and a failing test stops what
 depends on it, as in a one-shot build (docs/orchestration.md, "Data tests").
 """
@@ -92,6 +93,15 @@ class Cursor:
         return self.checked_at is None or now - self.checked_at >= interval_s
 
 
+def last_checks_failed(context: SensorEvaluationContext) -> bool:
+    """Whether the last run with the checks failed: then every run keeps them until one passes,
+    so that a failing test fails run after run (and alerts) instead of between passing runs."""
+    checked = context.instance.get_runs(
+        filters=RunsFilter(job_name=PIPELINE_JOB, tags={CHECKS_TAG: "all"}), limit=1
+    )
+    return bool(checked) and checked[0].status == DagsterRunStatus.FAILURE
+
+
 @sensor(
     job=pipeline_job,
     minimum_interval_seconds=SENSOR_INTERVAL_S,
@@ -122,7 +132,7 @@ def bronze_commits(context: SensorEvaluationContext) -> SensorResult | SkipReaso
     now = time.time()
     # the daemon's context always has the definitions; without them, the whole job (checks too)
     graph = context.repository_def.asset_graph if context.repository_def else None
-    if graph is None or cursor.checks_due(now, CHECKS_INTERVAL_S):
+    if graph is None or cursor.checks_due(now, CHECKS_INTERVAL_S) or last_checks_failed(context):
         request = RunRequest(run_key=f"bronze-commit-{new.newest_seq}", tags={CHECKS_TAG: "all"})
         checked_at: float | None = now
     else:
