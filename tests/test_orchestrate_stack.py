@@ -7,21 +7,17 @@ shows the completed run."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, unique_name
 from dagster import DagsterEventType, DagsterInstance
-from ops_support import free_port
 from test_orchestrate_ui import dagster_ui, rendered
 
+from soundlake.jobs.thrift_aside import thrift_aside
 from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.clickhouse import table_key
 from soundlake.orchestrate.definitions import defs
@@ -34,7 +30,6 @@ SIMULATION = [
     "--start-time", "2026-11-02T00:00:00", "--end-time", "2026-11-03T00:00:00",
     "--progress", "never",
 ]  # fmt: skip
-THRIFT_START_S = 600.0
 
 
 def run(command: list[str], timeout: float = 600) -> None:
@@ -71,48 +66,8 @@ def landed(stack: Endpoints, hdfs_dir: HdfsDir) -> Iterator[str]:
 @pytest.fixture
 def thrift_port(stack: Endpoints, tmp_path: Path) -> Iterator[int]:
     """A Spark Thrift server of the test's own (embedded metastore, warehouse in tmp_path)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SOUNDLAKE_ROOT": str(ROOT),
-        "SOUNDLAKE_HDFS_URL": stack.hdfs_url,
-        "SOUNDLAKE_SPARK_METASTORE_URL": (
-            f"jdbc:derby:;databaseName={tmp_path / 'metastore'};create=true"
-        ),
-        "SOUNDLAKE_SPARK_WAREHOUSE": str(tmp_path / "warehouse"),
-        "SOUNDLAKE_SPARK_LOCAL_DIR": str(tmp_path / "spark-local"),
-        "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-    }
-    log = (tmp_path / "thrift.log").open("wb")
-    command = [sys.executable, "-m", "soundlake.jobs.thrift_server", "--port", str(port),
-               "--start-timeout", str(THRIFT_START_S)]  # fmt: skip
-    server = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + THRIFT_START_S
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert server.poll() is None, (tmp_path / "thrift.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the Thrift server did not open its port"
-            time.sleep(1.0)
+    with thrift_aside(stack.hdfs_url, tmp_path) as port:
         yield port
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 def test_the_whole_graph_materializes_into_clickhouse(

@@ -47,20 +47,19 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from soundlake.clickhouse import ClickHouse
+from soundlake.jobs.thrift_aside import thrift_aside
 from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.commit_log import CommitLog
 from soundlake.orchestrate.settings import CHECKS_TAG
 from soundlake.paths import REPO_ROOT
 
 EVENTSIM_CONFIG = REPO_ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
-THRIFT_START_S = 600.0
 #: the workspace's binaries `soundlake run` starts (found on PATH, so copied to the front of it)
 BINARIES = ("eventsim", "soundlake-ingest", "soundlake-loader")
 BACKLOG_MINUTES = 2
@@ -125,50 +124,10 @@ class Stack:
     clickhouse: str = os.environ.get("SOUNDLAKE_CLICKHOUSE_URL", "http://127.0.0.1:8123")
 
 
-@contextmanager
-def thrift_server(stack: Stack, work: Path) -> Iterator[int]:
-    """A Spark Thrift server of the soak's own (embedded metastore, warehouse in `work`)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SOUNDLAKE_ROOT": str(REPO_ROOT),
-        "SOUNDLAKE_HDFS_URL": stack.hdfs,
-        "SOUNDLAKE_SPARK_METASTORE_URL": f"jdbc:derby:;databaseName={work / 'metastore'};create=true",
-        "SOUNDLAKE_SPARK_WAREHOUSE": str(work / "warehouse"),
-        "SOUNDLAKE_SPARK_LOCAL_DIR": str(work / "spark-local"),
-        "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-    }
-    command = [sys.executable, "-m", "soundlake.jobs.thrift_server", "--port", str(port),
-               "--start-timeout", str(THRIFT_START_S)]  # fmt: skip
-    with (work / "thrift.log").open("wb") as out:
-        server = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + THRIFT_START_S
-        while not port_open(port):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the Thrift server did not start; see {work / 'thrift.log'}")
-            time.sleep(1.0)
-        yield port
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
 def clickhouse_command(url: str, sql: str) -> None:
     """Run a statement that returns nothing (CREATE, DROP) on ClickHouse's HTTP interface."""
     request = urllib.request.Request(f"{url}/", data=sql.encode(), method="POST")  # noqa: S310
     urllib.request.urlopen(request, timeout=60).close()  # noqa: S310 - the local ClickHouse
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def eventsim_config(work: Path, beta: float) -> Path:
@@ -373,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     clickhouse = ClickHouse(stack.clickhouse, soak_id)
     log(f"soak {soak_id}: work folder {work}, lake {lake}, load average {os.getloadavg()}")
     try:
-        with thrift_server(stack, work) as thrift_port:
+        with thrift_aside(stack.hdfs, work) as thrift_port:
             log(f"Thrift server of the soak's own on 127.0.0.1:{thrift_port}")
             code = soak(args, stack, work, prefix, topics, lake, soak_id, thrift_port, clickhouse)
     finally:
