@@ -111,11 +111,16 @@ class Landing:
         raise AssertionError(f"the landers did not log {text!r}:\n{tails}")
 
     def stop(self) -> None:
-        """Stop eventsim and the landers, if they still run."""
+        """Stop eventsim and the landers, if they still run (SIGKILL for one that does not
+        exit on SIGTERM: a lander stuck in write retries)."""
         for child in (self.producer, *self.landers):
             if child.poll() is None:
                 child.terminate()
-                child.wait(timeout=60)
+                try:
+                    child.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait(timeout=60)
         for reader in self.readers:
             reader.join(timeout=60)
 
