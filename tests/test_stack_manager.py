@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import pytest
 from soundlake.stack import config, process
 from soundlake.stack.cli import cmd_reset, cmd_up
 from soundlake.stack.service import Service, StackError
+from soundlake.stack.services import service_named
+from soundlake.stack.services.kafka import Kafka
 
 
 @pytest.fixture
@@ -91,6 +94,45 @@ def test_down_leaves_alone_a_process_it_did_not_start(cfg: config.StackConfig) -
     finally:
         other.kill()
         other.wait()
+
+
+def _state(pid: int) -> str:
+    """The process' state letter of /proc/<pid>/stat (R, S, T for stopped, ...)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()[0]
+
+
+def test_signal_group_stops_continues_and_kills_only_what_runs(cfg: config.StackConfig) -> None:
+    svc = Sleeper(cfg)
+    assert process.signal_group(svc.pidfile, signal.SIGKILL) is None  # nothing started yet
+    svc.up()
+    try:
+        record = process.signal_group(svc.pidfile, signal.SIGSTOP)
+        assert record is not None and record == process.read_pidfile(svc.pidfile)
+        deadline = time.monotonic() + 5
+        while _state(record.pid) != "T" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _state(record.pid) == "T"
+        assert process.signal_group(svc.pidfile, signal.SIGCONT) == record
+        assert process.signal_group(svc.pidfile, signal.SIGKILL) == record
+        deadline = time.monotonic() + 5
+        while svc.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not svc.running()
+        assert svc.pidfile.exists()  # a killed node stays the stack's: `up` starts it again
+        assert svc.up() == "started"
+    finally:
+        svc.down()
+
+
+def test_service_named_is_one_instance_of_the_profile() -> None:
+    cluster = config.load(profile="cluster")
+    broker = service_named(cluster, "kafka-2")
+    assert isinstance(broker, Kafka) and broker.index == 1
+    assert broker.port("kafka") == cluster.port("kafka") + 1
+    assert service_named(cluster, "hdfs-namenode").name == "hdfs-namenode"
+    with pytest.raises(StackError, match=r"no service instance 'kafka-4'.*kafka-3"):
+        service_named(cluster, "kafka-4")
 
 
 def test_a_taken_port_is_a_clear_error(cfg: config.StackConfig, listening_port: int) -> None:

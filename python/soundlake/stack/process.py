@@ -117,6 +117,16 @@ def stop(pidfile: Path, *, timeout: float = 30.0) -> bool:
     return True
 
 
+def signal_group(pidfile: Path, sig: signal.Signals) -> PidRecord | None:
+    """Send `sig` to the process group recorded in `pidfile` (a fault test's SIGKILL, SIGSTOP
+    or SIGCONT of one node), leaving the pid file in place; None when nothing of ours runs."""
+    record = read_pidfile(pidfile)
+    if record is None or not is_alive(record):
+        return None
+    _signal_group(record.pid, sig)
+    return record
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import StackConfig
-from ..service import Service
+from ..service import Service, StackError
 from .clickhouse import ClickHouse
 from .hdfs import HdfsDataNode, HdfsNameNode
 from .kafka import Kafka
@@ -42,3 +42,13 @@ def all_services(cfg: StackConfig) -> list[Service]:
         for cls in ORDER
         for index in range(cls.instances(cfg))
     ]
+
+
+def service_named(cfg: StackConfig, name: str) -> Service:
+    """The one service instance called `name` (`kafka-2`, `hdfs-namenode`), e.g. to start a
+    node again after a fault test stopped it."""
+    for svc in all_services(cfg):
+        if svc.name == name:
+            return svc
+    known = ", ".join(svc.name for svc in all_services(cfg))
+    raise StackError(f"no service instance {name!r} in this profile; known: {known}")
