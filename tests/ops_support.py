@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,13 +59,6 @@ DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(14)]
 def rust_binaries() -> Path:
     """Builds eventsim and soundlake-ingest (a no-op when up to date); returns their folder."""
     return cargo_binaries("eventsim", "soundlake-ingest")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def chromium() -> str:

@@ -28,8 +28,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import Endpoints, ServiceError, http_request, unique_name
-from ops_support import EVENTSIM_CONFIG, Started, answers, free_port, rust_binaries
+from ops_support import EVENTSIM_CONFIG, Started, answers, rust_binaries
 
+from soundlake.stack.process import free_port
 from soundlake.stack.services.monitoring import PROMTOOL
 
 ROOT = Path(__file__).resolve().parents[1]

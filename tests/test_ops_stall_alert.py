@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Endpoints, http_request, unique_name
-from ops_support import EVENTSIM_CONFIG, TARGETS_DIR, Started, answers, free_port, rust_binaries
+from ops_support import EVENTSIM_CONFIG, TARGETS_DIR, Started, answers, rust_binaries
+
+from soundlake.stack.process import free_port
 
 ALERT = "IngestStalled"
 RECORDING = "soundlake:kafka_topic_messages_in:rate5m"

@@ -24,13 +24,13 @@ from pathlib import Path
 import pytest
 from conftest import ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, http_request, unique_name
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
-from ops_support import free_port
 from test_orchestrate_stack import thrift_port  # noqa: F401 - a fixture of this module too
 
 from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.dbt import TARGET_PATH, run_target
 from soundlake.orchestrate.settings import CHECKS_TAG, DBT_PROJECT_DIR, PIPELINE_JOB
 from soundlake.stack import process
+from soundlake.stack.process import free_port
 
 #: simulated users and how far back eventsim starts: a small backlog, then events in real time
 USERS = 3000

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from ops_support import CHROMIUM_FLAGS, chromium, free_port
+from ops_support import CHROMIUM_FLAGS, chromium
 
 from soundlake.orchestrate.run import DEFINITIONS_MODULE
+from soundlake.stack.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180.0

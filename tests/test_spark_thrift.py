@@ -16,9 +16,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from conftest import Endpoints, http_request, unique_name
-from ops_support import free_port
 
 from soundlake.stack import config
+from soundlake.stack.process import free_port
 from soundlake.stack.service import Service
 from soundlake.stack.services.spark_metastore import SparkMetastore, client_jar, metastore_url
 from soundlake.stack.services.spark_thrift import SparkThrift

@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,6 +57,7 @@ from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.commit_log import CommitLog
 from soundlake.orchestrate.settings import CHECKS_TAG
 from soundlake.paths import REPO_ROOT
+from soundlake.stack.process import free_port
 
 EVENTSIM_CONFIG = REPO_ROOT / "eventsim" / "configs" / "eventsim-config-example.json"
 #: the workspace's binaries `soundlake run` starts (found on PATH, so copied to the front of it)
@@ -92,12 +92,6 @@ GOLD_COUNTS = (
     GoldCount("gold_listening_by_weekday_hour", "listen_events", "fact_listen_events",
               "is_valid"),
 )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def log(message: str) -> None:

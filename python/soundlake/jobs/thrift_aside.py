@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from soundlake.paths import REPO_ROOT
-from soundlake.stack.process import port_open
+from soundlake.stack.process import free_port, port_open
 
 #: the longest wait for the port: a Spark session's start, slow on a busy machine
 START_TIMEOUT_S = 600.0
@@ -33,19 +32,13 @@ class ThriftStartError(RuntimeError):
     """The server exited, or did not open its port in time."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def thrift_aside(
     hdfs_url: str, work_dir: Path, start_timeout: float = START_TIMEOUT_S
 ) -> Iterator[int]:
     """Start the server (metastore, warehouse and Spark's scratch space in `work_dir`, the lake
     on `hdfs_url`), wait for its port, yield the port; stop it on leaving."""
-    port = _free_port()
+    port = free_port(HOST)
     env = {
         **os.environ,
         "SOUNDLAKE_ROOT": str(REPO_ROOT),
