@@ -5,7 +5,8 @@ older than the project's files) and makes one asset per model, in a group per la
 model's folder: staging, silver, gold). A run executes ``dbt build`` of the selected models
 (run and tests; ``dbt run`` when the sensor left the checks out) on the ``thrift`` target: the
 warm Spark Thrift server whose session has the Rust UDFs (its address:
-``SOUNDLAKE_SPARK_THRIFT_HOST`` / ``_PORT``, see dbt_spark/profiles.yml). The models are incremental, so each build recomputes only the event days with new bronze rows.
+``SOUNDLAKE_SPARK_THRIFT_HOST`` / ``_PORT``, see dbt_spark/profiles.yml). The models are
+incremental, so each build recomputes only the event days with new bronze rows.
 """
 
 # no `from __future__ import annotations`: Dagster checks the decorated functions' context
@@ -28,6 +29,7 @@ TARGET_PATH = Path("target") / "dagster"
 #: dbt's parse state: the parse of the manifest leaves it in TARGET_PATH, and each run starts
 #: from a copy, so that its dbt parses only what changed since (nothing, while it runs)
 PARTIAL_PARSE = "partial_parse.msgpack"
+PARSE_STATE = DBT_PROJECT_DIR / TARGET_PATH / PARTIAL_PARSE
 #: the layers of the dbt project, one folder of models/ each, in the order data flows
 LAYERS = ("staging", "silver", "gold")
 #: a failed build is retried with growing pauses before the run fails (and alerts)
@@ -73,9 +75,7 @@ def ensure_manifest() -> Path:
     aside = TARGET_PATH / f"parse-{os.getpid()}"
     resource().cli(["parse", "--quiet"], target_path=aside).wait()
     if (DBT_PROJECT_DIR / aside / PARTIAL_PARSE).exists():
-        (DBT_PROJECT_DIR / aside / PARTIAL_PARSE).replace(
-            DBT_PROJECT_DIR / TARGET_PATH / PARTIAL_PARSE
-        )
+        (DBT_PROJECT_DIR / aside / PARTIAL_PARSE).replace(PARSE_STATE)
     (DBT_PROJECT_DIR / aside / "manifest.json").replace(manifest)
     shutil.rmtree(DBT_PROJECT_DIR / aside, ignore_errors=True)
     settings_file.write_text(settings)
@@ -139,10 +139,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[
     (the models alone) when the sensor left them out (sensors.py)."""
     command = "run" if context.run.tags.get(CHECKS_TAG) == "none" else "build"
     target = run_target(context.run.run_id)
-    parsed = DBT_PROJECT_DIR / TARGET_PATH / PARTIAL_PARSE
-    if parsed.exists():
+    if PARSE_STATE.exists():
         (DBT_PROJECT_DIR / target).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(parsed, DBT_PROJECT_DIR / target / PARTIAL_PARSE)
+        shutil.copy2(PARSE_STATE, DBT_PROJECT_DIR / target / PARTIAL_PARSE)
     yield from dbt.cli([command], context=context, target_path=target).stream().fetch_row_counts()
     # a run's artifacts (a manifest and more per run) would fill the disk over days of cycles;
     # a failed run's stay for a look (the stream raised before this line)

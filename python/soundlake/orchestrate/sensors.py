@@ -132,12 +132,13 @@ def bronze_commits(context: SensorEvaluationContext) -> SensorResult | SkipReaso
     now = time.time()
     # the daemon's context always has the definitions; without them, the whole job (checks too)
     graph = context.repository_def.asset_graph if context.repository_def else None
+    run_key = f"bronze-commit-{new.newest_seq}"
     if graph is None or cursor.checks_due(now, CHECKS_INTERVAL_S) or last_checks_failed(context):
-        request = RunRequest(run_key=f"bronze-commit-{new.newest_seq}", tags={CHECKS_TAG: "all"})
+        request = RunRequest(run_key=run_key, tags={CHECKS_TAG: "all"})
         checked_at: float | None = now
     else:
         request = RunRequest(
-            run_key=f"bronze-commit-{new.newest_seq}",
+            run_key=run_key,
             asset_selection=sorted(PIPELINE_SELECTION.resolve(graph)),
             asset_check_keys=[],
             tags={CHECKS_TAG: "none"},
