@@ -298,9 +298,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the lander's --flush-interval (default %(default)s)")  # fmt: skip
     parser.add_argument("--sensor-interval", type=int, default=10,
                         help="the sensor's interval (default %(default)s)")  # fmt: skip
-    parser.add_argument("--checks-interval", type=int, default=900,
-                        help="how often a run includes the dbt tests, seconds (default "
-                        "%(default)s, soundlake run's)")  # fmt: skip
+    parser.add_argument("--checks-interval", type=int,
+                        help="how often a run includes the dbt tests, seconds (default: "
+                        "soundlake run's)")  # fmt: skip
     parser.add_argument("--sample-every", type=float, default=15.0,
                         help="seconds between freshness samples (default %(default)s)")  # fmt: skip
     parser.add_argument("--drain-timeout", type=float, default=1200.0,
@@ -387,8 +387,9 @@ def soak(
         "--end-time", end.strftime("%Y-%m-%dT%H:%M:%S"),
         "--flush-interval", str(args.flush_interval),
         "--sensor-interval", str(args.sensor_interval),
-        "--checks-interval", str(args.checks_interval),
     ]  # fmt: skip
+    if args.checks_interval is not None:
+        command += ["--checks-interval", str(args.checks_interval)]
     log(f"soundlake run: {args.users} users, beta {args.beta:.0f} s, events {start:%H:%M:%S} "
         f"(a {BACKLOG_MINUTES}-minute backlog) .. {end:%H:%M:%S} UTC; log {work / 'run.log'}")  # fmt: skip
     with (work / "run.log").open("wb") as out:
