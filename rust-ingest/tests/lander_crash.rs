@@ -1,6 +1,6 @@
 //! The lander SIGKILLed at random instants against the real stack (Kafka, schema registry,
 //! HDFS). A test binary of its own: its twenty kills and restarts keep both cores busy, and the
-//! stack tests of lander_stack.rs that count files per hour must not share them with it. Needs
+//! stack test of lander_backfill.rs that counts files per hour must not share them with it. Needs
 //! `scripts/stack up kafka schema-registry hdfs`.
 
 mod common;

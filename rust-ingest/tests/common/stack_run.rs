@@ -485,3 +485,18 @@ pub fn wait_for(timeout: Duration, mut what: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A run whose topics hold ten users' day of eventsim, its listen topic, and that topic's
+/// records read back from Kafka; `None` without the stack.
+pub async fn run_with_listens(label: &str) -> Option<(Run, String, Records)> {
+    let run = Run::new(label).await?;
+    let run = tokio::task::spawn_blocking(move || {
+        run.produce_eventsim("10");
+        run
+    })
+    .await
+    .expect("join");
+    let topic = run.topic(Topic::Listen);
+    let listens = tokio::task::block_in_place(|| run.kafka_records(&topic));
+    Some((run, topic, listens))
+}
