@@ -25,7 +25,7 @@ from soundlake.lake_layout import COMMITS, TOPICS
 from soundlake.orchestrate.bronze import bronze_key, topic_key
 from soundlake.orchestrate.clickhouse import table_key
 from soundlake.orchestrate.commit_log import CommitLog
-from soundlake.orchestrate.dbt import gold_models, project
+from soundlake.orchestrate.dbt import dbt_args, gold_models, project
 from soundlake.orchestrate.definitions import FRESHNESS, defs
 from soundlake.orchestrate.run import DAGSTER_YAML
 from soundlake.orchestrate.sensors import (
@@ -34,7 +34,7 @@ from soundlake.orchestrate.sensors import (
     Cursor,
     bronze_commits,
 )
-from soundlake.orchestrate.settings import CHECKS_TAG, PIPELINE_JOB
+from soundlake.orchestrate.settings import BRONZE_AS_OF_TAG, CHECKS_TAG, PIPELINE_JOB
 
 
 def test_definitions_load() -> None:
@@ -98,10 +98,10 @@ def test_clickhouse_tables_trace_back_through_every_layer_to_kafka() -> None:
 # --- the commit log and the sensor ------------------------------------------------------------
 
 
-def commit(lake: Path, seq: int, rows: dict[str, int]) -> None:
+def commit(lake: Path, seq: int, rows: dict[str, int], ingested_at_us: int | None = None) -> None:
     folder = lake / COMMITS
     folder.mkdir(parents=True, exist_ok=True)
-    entry = {
+    entry: dict[str, object] = {
         "format": 1,
         "seq": seq,
         "writer": "test",
@@ -113,6 +113,8 @@ def commit(lake: Path, seq: int, rows: dict[str, int]) -> None:
             for topic, n in rows.items()
         ],
     }
+    if ingested_at_us is not None:
+        entry["ingested_at_us"] = ingested_at_us
     (folder / f"{seq:020}.json").write_text(json.dumps(entry))
 
 
@@ -130,6 +132,18 @@ def test_commit_log_reads_rows_per_topic_after_a_sequence(tmp_path: Path) -> Non
     after_first = log.since(0)
     assert dict(after_first.rows) == {"listen_events": 2, "auth_events": 3}
     assert log.since(1).newest_seq == 1 and not log.since(1).rows
+
+
+def test_commit_log_reads_the_newest_ingestion_stamp(tmp_path: Path) -> None:
+    """The newest ``ingested_at_us`` of the entries read (a lander from before the stamp
+    writes none; two landers may commit their stamps out of order)."""
+    log = CommitLog(f"file://{tmp_path}", "http://unused")
+    commit(tmp_path, 0, {"listen_events": 1})
+    assert log.since(None).ingested_at_us is None
+    commit(tmp_path, 1, {"listen_events": 1}, ingested_at_us=2_000)
+    commit(tmp_path, 2, {"listen_events": 1}, ingested_at_us=1_500)
+    assert log.since(None).ingested_at_us == 2_000
+    assert log.since(1).ingested_at_us == 1_500
 
 
 def test_commit_log_of_a_lake_without_commits_is_empty(tmp_path: Path) -> None:
@@ -156,10 +170,13 @@ def test_sensor_launches_the_pipeline_once_per_new_commits(
         reported = {e.asset_key: e.metadata["rows_landed"].value for e in first.asset_events}
         assert reported == {bronze_key("listen_events"): 4, bronze_key("page_view_events"): 6}
         assert isinstance(tick(instance, first.cursor), SkipReason)
-        commit(tmp_path, 1, {"listen_events": 1})
+        assert BRONZE_AS_OF_TAG not in (first.run_requests or [])[0].tags  # an older lander
+        commit(tmp_path, 1, {"listen_events": 1}, ingested_at_us=1_764_054_000_000_000)
         second = tick(instance, first.cursor)
         assert isinstance(second, SensorResult) and Cursor.parse(second.cursor).seq == 1
         assert second.run_requests and second.run_requests[0].run_key == "bronze-commit-1"
+        # the run reads bronze as of the commit it was launched for
+        assert second.run_requests[0].tags[BRONZE_AS_OF_TAG] == "1764054000000000"
 
 
 def test_sensor_includes_the_checks_once_per_interval(
@@ -234,3 +251,20 @@ def test_sensor_cursor_of_an_older_sensor_is_a_sequence_number() -> None:
     assert Cursor().checks_due(now=10.0, interval_s=900)
     assert not Cursor(seq=1, checked_at=5.0).checks_due(now=10.0, interval_s=900)
     assert Cursor(seq=1, checked_at=5.0).checks_due(now=10.0, interval_s=0)
+
+
+# --- the dbt step -------------------------------------------------------------------------------
+
+
+def test_the_dbt_command_follows_the_run_tags() -> None:
+    """``build`` with checks, ``run`` without; a pinned run passes its bronze bound as a var;
+    a bound that is not epoch microseconds is refused before dbt starts."""
+    assert dbt_args({}) == ["build"]
+    assert dbt_args({CHECKS_TAG: "all"}) == ["build"]
+    assert dbt_args({CHECKS_TAG: "none", BRONZE_AS_OF_TAG: "1764054000000000"}) == [
+        "run",
+        "--vars",
+        '{"bronze_as_of": 1764054000000000}',
+    ]
+    with pytest.raises(ValueError, match="not a time in epoch microseconds"):
+        dbt_args({BRONZE_AS_OF_TAG: "yesterday"})

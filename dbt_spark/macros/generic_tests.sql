@@ -10,11 +10,14 @@ having count(*) > 1
 
 {#- Row-count reconciliation: the model holds exactly one row per distinct `key` of
     `compare_to` (e.g. a fact against its bronze table, deduplicated on the Kafka record),
-    per event_date; where rows mismatch, both counts are returned. -#}
+    per event_date; where rows mismatch, both counts are returned. `compare_to` is read as of
+    the run's bronze_as_of (macros/staging.sql), as the model's inputs were: it must have
+    `_ingested_at`. -#}
 {% test reconciles_with(model, compare_to, key, group_by='event_date') %}
 with expected as (
     select {{ group_by }} as grp, count(distinct {{ key | join(', ') }}) as expected_rows
     from {{ compare_to }}
+    where {{ bronze_as_of() }}
     group by {{ group_by }}
 ),
 actual as (

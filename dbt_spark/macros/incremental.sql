@@ -29,18 +29,19 @@
 {% endmacro %}
 
 {#- The event days of `upstreams` (relations with event_date and _ingested_at) that hold rows
-    ingested after the watermark of `watermark_of` (default: this model). -#}
+    ingested after the watermark of `watermark_of` (default: this model), and not after the
+    run's bronze_as_of (macros/staging.sql). -#}
 {% macro new_data_dates(upstreams, watermark_of=none) %}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
   {%- set watermark = run_query('select cast(max(_ingested_at) as string) from ' ~ (watermark_of or this)).columns[0].values()[0] -%}
   {#- A row ingested after the watermark is in a file written after it: the filter on the
       file's time (less the clock skew allowed) lets Spark skip older files unopened. -#}
-  {%- set newer = "" if watermark is none else " where _ingested_at > timestamp'" ~ watermark ~ "'"
+  {%- set newer = "" if watermark is none else " and _ingested_at > timestamp'" ~ watermark ~ "'"
       ~ " and _metadata.file_modification_time >= timestamp'" ~ watermark ~ "' - interval "
       ~ (var('clock_skew_minutes') | int) ~ " minutes" -%}
   {%- set parts = [] -%}
   {%- for upstream in upstreams -%}
-    {%- do parts.append('select distinct event_date from ' ~ upstream ~ newer) -%}
+    {%- do parts.append('select distinct event_date from ' ~ upstream ~ ' where ' ~ bronze_as_of() ~ newer) -%}
   {%- endfor -%}
   {%- set rows = run_query('select distinct cast(event_date as string) from (' ~ parts | join(' union all ') ~ ') where event_date is not null') -%}
   {{ return(rows.columns[0].values() | list | sort) }}

@@ -92,6 +92,11 @@ pub struct CommitEntry {
     /// Unique per commit attempt: tells a writer whether an entry it may have written is its.
     pub nonce: String,
     pub committed_at_ms: i64,
+    /// The `_ingested_at` of every row the entry commits (the start of its flush): the lake as
+    /// of this entry is its files and those before, `_ingested_at <=` this for one writer.
+    /// Absent in entries of writers from before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingested_at_us: Option<i64>,
     pub ranges: Vec<OffsetRange>,
     pub files: Vec<CommittedFile>,
 }
@@ -120,6 +125,8 @@ pub struct Position {
 pub struct PendingCommit {
     pub ranges: Vec<OffsetRange>,
     pub files: Vec<CommittedFile>,
+    /// The `_ingested_at` stamped on the files' rows (`schema::stamp_ingested_at`).
+    pub ingested_at_us: i64,
 }
 
 /// Why a commit or a recovery failed.
@@ -474,6 +481,7 @@ impl CommitLog {
             writer: self.writer.clone(),
             nonce: format!("{}-{}-{}", self.writer, self.started_ms, self.attempts),
             committed_at_ms: now_ms(),
+            ingested_at_us: Some(pending.ingested_at_us),
             ranges: pending.ranges.clone(),
             files: pending.files.clone(),
         }

@@ -75,6 +75,8 @@ impl FileNamer {
 pub struct FlushJob {
     pub items: Vec<FlushItem>,
     pub ranges: Vec<OffsetRange>,
+    /// The `_ingested_at` the items' rows are stamped with, recorded in the commit entry.
+    pub ingested_at_us: i64,
     pub namer: FileNamer,
     /// Resolves when the previous flush is done: `true` if it committed. None: no previous.
     pub turn: Option<oneshot::Receiver<bool>>,
@@ -122,6 +124,7 @@ impl FlushJob {
         let result = Self::write_and_commit(
             self.items,
             self.ranges,
+            self.ingested_at_us,
             &self.namer,
             self.turn,
             &store,
@@ -137,6 +140,7 @@ impl FlushJob {
     async fn write_and_commit(
         items: Vec<FlushItem>,
         ranges: Vec<OffsetRange>,
+        ingested_at_us: i64,
         namer: &FileNamer,
         turn: Option<oneshot::Receiver<bool>>,
         store: &LakeStore,
@@ -161,7 +165,11 @@ impl FlushJob {
         let entry = log
             .lock()
             .await
-            .commit(PendingCommit { ranges, files })
+            .commit(PendingCommit {
+                ranges,
+                files,
+                ingested_at_us,
+            })
             .await
             .map_err(FlushError::Commit)?;
         Ok(Flushed {

@@ -15,7 +15,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
 use crate::offsets::{add_offset, OffsetSpan};
-use crate::schema::UTC;
+use crate::schema::{INGESTED_AT, UTC};
 
 /// One record that could not be landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub fn quarantine_schema() -> SchemaRef {
         Field::new("_kafka_timestamp", ts(TimeUnit::Millisecond), true),
         Field::new("reason", DataType::Utf8, false),
         Field::new("detail", DataType::Utf8, false),
-        Field::new("_ingested_at", ts(TimeUnit::Microsecond), false),
+        Field::new(INGESTED_AT, ts(TimeUnit::Microsecond), false),
     ]))
 }
 

@@ -10,7 +10,10 @@
 
 use std::sync::Arc;
 
+use arrow::array::{ArrayRef, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
 use serde_json::Value;
 use soundlake_core::event::Topic;
 
@@ -22,7 +25,10 @@ pub const KAFKA_OFFSET: &str = "_kafka_offset";
 pub const KAFKA_TIMESTAMP: &str = "_kafka_timestamp";
 /// `_schema_id` (Int32): the writer schema id from the record's wire-format header.
 pub const SCHEMA_ID: &str = "_schema_id";
-/// `_ingested_at` (Timestamp µs, UTC): when the lander decoded the record.
+/// `_ingested_at` (Timestamp µs, UTC): when the flush that wrote the record started. One value
+/// per flush and commit, increasing from commit to commit of a writer, so that a reader can take
+/// the lake as of a commit (`_ingested_at <=` that commit's `ingested_at_us`): see
+/// [`stamp_ingested_at`].
 pub const INGESTED_AT: &str = "_ingested_at";
 
 /// The name of the event-time field: it decides a row's `event_date`/`hour` partition.
@@ -213,6 +219,23 @@ pub const METADATA: [(&str, ColumnType, bool); 5] = [
     (INGESTED_AT, ColumnType::TimestampMicros, false),
 ];
 
+/// `batch` (a bronze or quarantine batch) with every row's `_ingested_at` set to `at_us`, the
+/// start of the flush that writes it. The decode threads fill the column as they decode, but a
+/// flush may hold the newest hour's rows back for the next one (`hold_back`), and those rows
+/// would then be older than rows already committed: stamping at the flush keeps `_ingested_at`
+/// in commit order, which the incremental models' watermarks and a run's snapshot rely on.
+pub fn stamp_ingested_at(batch: &RecordBatch, at_us: i64) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let (index, _) = schema.column_with_name(INGESTED_AT).ok_or_else(|| {
+        ArrowError::SchemaError(format!("a flushed batch has no {INGESTED_AT} column"))
+    })?;
+    let stamp: ArrayRef =
+        Arc::new(TimestampMicrosecondArray::from_value(at_us, batch.num_rows()).with_timezone(UTC));
+    let mut columns = batch.columns().to_vec();
+    columns[index] = stamp;
+    RecordBatch::try_new(schema, columns)
+}
+
 /// The `.avsc` of a topic as shipped in `schema-registry/`.
 pub fn embedded_avsc(topic: Topic) -> &'static str {
     match topic {
@@ -287,6 +310,40 @@ fn primitive(name: &str) -> Option<ColumnType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stamp_replaces_the_ingestion_time_of_every_row_and_nothing_else() {
+        use arrow::array::{AsArray, Int64Array};
+        use arrow::datatypes::TimestampMicrosecondType;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new(
+                INGESTED_AT,
+                DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+                false,
+            ),
+        ]));
+        let decoded: ArrayRef =
+            Arc::new(TimestampMicrosecondArray::from(vec![3, 1, 2]).with_timezone(UTC));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Int64Array::from(vec![7, 8, 9])), decoded],
+        )
+        .expect("batch");
+        let stamped = stamp_ingested_at(&batch, 42).expect("stamp");
+        assert_eq!(stamped.schema(), schema);
+        assert_eq!(stamped.column(0), batch.column(0));
+        let times = stamped.column(1).as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(times.values().to_vec(), vec![42, 42, 42]);
+
+        let without = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)])),
+            vec![Arc::new(Int64Array::from(vec![1]))],
+        )
+        .expect("batch");
+        let err = stamp_ingested_at(&without, 42).expect_err("no column");
+        assert!(err.to_string().contains(INGESTED_AT), "{err}");
+    }
 
     #[test]
     fn every_topic_has_its_fields_then_metadata() {

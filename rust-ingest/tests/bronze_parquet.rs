@@ -95,6 +95,7 @@ async fn land(store: &LakeStore, options: &ParquetOptions, policy: RollPolicy) -
                 to: ROWS,
             }],
             files: committed,
+            ingested_at_us: 1,
         })
         .await
         .expect("commit");

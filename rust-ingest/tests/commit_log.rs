@@ -59,6 +59,7 @@ async fn stage(
             to,
         }],
         files: vec![CommittedFile::new(TOPIC, &staged, path)],
+        ingested_at_us: to,
     }
 }
 
@@ -95,6 +96,12 @@ async fn commits_are_visible_and_survive_a_restart() {
     let pending = stage(&lake, &log, "a.parquet", 0, 0, 10).await;
     let entry = log.commit(pending).await.expect("commit 0");
     assert_eq!(entry.seq, 0);
+    // The entry records its rows' ingestion time: the lake as of an entry (readers' snapshots).
+    let written: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(lake.dir.join(soundlake_ingest::layout::entry_path(0))).expect("entry"),
+    )
+    .expect("entry JSON");
+    assert_eq!(written["ingested_at_us"], 10, "{written}");
     let pending = stage(&lake, &log, "b.parquet", 0, 10, 25).await;
     log.commit(pending).await.expect("commit 1");
     assert_eq!(log.next_offset(TOPIC, 0), Some(25));
@@ -390,6 +397,7 @@ async fn concurrent_commits(lake: &LakeStore) {
                         to: i + 1,
                     }],
                     files: vec![CommittedFile::new(TOPIC, &file, path)],
+                    ingested_at_us: i,
                 })
                 .await
                 .expect("commit");

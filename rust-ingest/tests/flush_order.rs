@@ -84,6 +84,7 @@ impl Fixture {
                 from,
                 to,
             }],
+            ingested_at_us: to,
             namer: self.namer.clone(),
             turn,
             done,

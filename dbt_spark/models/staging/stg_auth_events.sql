@@ -26,4 +26,5 @@ select
     _schema_id as schema_id,
     _ingested_at
 from {{ source('bronze', 'auth_events') }}
+where {{ bronze_as_of() }}
 qualify {{ first_landing() }}

@@ -28,4 +28,5 @@ select
     _schema_id as schema_id,
     _ingested_at
 from {{ source('bronze', 'listen_events') }}
+where {{ bronze_as_of() }}
 qualify {{ first_landing() }}

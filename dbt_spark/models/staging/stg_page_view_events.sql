@@ -32,4 +32,5 @@ select
     _schema_id as schema_id,
     _ingested_at
 from {{ source('bronze', 'page_view_events') }}
+where {{ bronze_as_of() }}
 qualify {{ first_landing() }}

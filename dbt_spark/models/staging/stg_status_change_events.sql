@@ -29,4 +29,5 @@ select
     _schema_id as schema_id,
     _ingested_at
 from {{ source('bronze', 'status_change_events') }}
+where {{ bronze_as_of() }}
 qualify {{ first_landing() }}

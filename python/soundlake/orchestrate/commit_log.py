@@ -38,6 +38,9 @@ class NewCommits:
     rows: Counter[str] = field(default_factory=Counter)
     #: the newest commit time (ms since the epoch) of the entries read
     committed_at_ms: int | None = None
+    #: the newest ``ingested_at_us`` of the entries read: the ``_ingested_at`` their rows carry
+    #: (one per flush, in commit order; entries of landers from before it have none)
+    ingested_at_us: int | None = None
 
 
 class CommitLog:
@@ -71,6 +74,9 @@ class CommitLog:
                 for file in files:
                     result.rows[str(file.get("topic", ""))] += int(file.get("rows", 0))
                 at = int(str(entry.get("committed_at_ms", 0)))
+                stamp = entry.get("ingested_at_us")
+                if stamp is not None:
+                    result.ingested_at_us = max(result.ingested_at_us or 0, int(str(stamp)))
             except (AttributeError, TypeError, ValueError) as err:
                 raise CommitLogError(
                     f"{self.lake_url}/{COMMITS}/{name} is not a commit entry ({err}); "

@@ -22,7 +22,13 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Backoff, RetryPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from soundlake.orchestrate.settings import CHECKS_TAG, DBT_PROJECT_DIR, DBT_TARGET
+from soundlake.orchestrate.settings import (
+    BRONZE_AS_OF_TAG,
+    BRONZE_AS_OF_VAR,
+    CHECKS_TAG,
+    DBT_PROJECT_DIR,
+    DBT_TARGET,
+)
 
 #: the manifest and run artifacts of the orchestrator's dbt runs, apart from soundlake-dbt's
 TARGET_PATH = Path("target") / "dagster"
@@ -92,6 +98,21 @@ def resource() -> DbtCliResource:
     return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
 
 
+def dbt_args(tags: Mapping[str, str]) -> list[str]:
+    """The dbt command of a run with these tags: ``build``, or ``run`` when the sensor left the
+    checks out; with var ``bronze_as_of`` when the run is pinned to a commit of bronze."""
+    args = ["run" if tags.get(CHECKS_TAG) == "none" else "build"]
+    as_of = tags.get(BRONZE_AS_OF_TAG)
+    if as_of is not None:
+        if not as_of.isdigit():
+            raise ValueError(
+                f"run tag {BRONZE_AS_OF_TAG}={as_of!r} is not a time in epoch microseconds; "
+                "launch the run again without the tag to build from all of bronze"
+            )
+        args += ["--vars", json.dumps({BRONZE_AS_OF_VAR: int(as_of)})]
+    return args
+
+
 def layer_of(props: Mapping[str, Any]) -> str | None:
     """The layer of a model: the first folder of its path under models/."""
     fqn = props.get("fqn", [])
@@ -136,13 +157,14 @@ def gold_models(manifest_path: Path) -> dict[str, AssetKey]:
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """The selected models on the Thrift server, with their row counts: ``dbt build`` (each
     model, then its data and unit tests) when the run includes the asset checks, ``dbt run``
-    (the models alone) when the sensor left them out (sensors.py)."""
-    command = "run" if context.run.tags.get(CHECKS_TAG) == "none" else "build"
+    (the models alone) when the sensor left them out (sensors.py); reading bronze as of the
+    commit the run was launched for, if it was (``dbt_args``)."""
     target = run_target(context.run.run_id)
     if PARSE_STATE.exists():
         (DBT_PROJECT_DIR / target).mkdir(parents=True, exist_ok=True)
         shutil.copy2(PARSE_STATE, DBT_PROJECT_DIR / target / PARTIAL_PARSE)
-    yield from dbt.cli([command], context=context, target_path=target).stream().fetch_row_counts()
+    args = dbt_args(context.run.tags)
+    yield from dbt.cli(args, context=context, target_path=target).stream().fetch_row_counts()
     # a run's artifacts (a manifest and more per run) would fill the disk over days of cycles;
     # a failed run's stay for a look (the stream raised before this line)
     shutil.rmtree(DBT_PROJECT_DIR / target, ignore_errors=True)

@@ -4,7 +4,9 @@ Every ``minimum_interval_seconds`` (``SOUNDLAKE_SENSOR_INTERVAL_S``, default 30)
 reads the entries of ``bronze/_commits/`` after its cursor (the last sequence number it
 reported). New entries: it reports each bronze topic's
 materialization with the rows landed and launches the pipeline job (dbt build, then the
-ClickHouse load). While a pipeline run is queued or running it waits, cursor unchanged, so the
+ClickHouse load), pinned to the newest entry: its dbt build reads bronze as of that commit
+(tag ``soundlake/bronze_as_of``, the entry's ``ingested_at_us``), so that every model of the run
+sees the same rows while the lander goes on committing. While a pipeline run is queued or running it waits, cursor unchanged, so the
 next run covers every commit since the last one: nothing is skipped and runs never pile up.
 
 The dbt project's data and unit tests (Dagster's asset checks on the models) are not on every
@@ -42,7 +44,7 @@ from soundlake.orchestrate.bronze import bronze_key
 from soundlake.orchestrate.clickhouse import GROUP as CLICKHOUSE_GROUP
 from soundlake.orchestrate.commit_log import CommitLog, CommitLogError
 from soundlake.orchestrate.dbt import LAYERS
-from soundlake.orchestrate.settings import CHECKS_TAG, PIPELINE_JOB, Settings
+from soundlake.orchestrate.settings import BRONZE_AS_OF_TAG, CHECKS_TAG, PIPELINE_JOB, Settings
 
 #: how often the sensor looks at the commit log (``soundlake run --sensor-interval``)
 SENSOR_INTERVAL_S = int(os.environ.get("SOUNDLAKE_SENSOR_INTERVAL_S") or 30)
@@ -133,15 +135,17 @@ def bronze_commits(context: SensorEvaluationContext) -> SensorResult | SkipReaso
     # the daemon's context always has the definitions; without them, the whole job (checks too)
     graph = context.repository_def.asset_graph if context.repository_def else None
     run_key = f"bronze-commit-{new.newest_seq}"
+    # every model of the run reads bronze as of the newest commit, however many land meanwhile
+    pinned = {} if new.ingested_at_us is None else {BRONZE_AS_OF_TAG: str(new.ingested_at_us)}
     if graph is None or cursor.checks_due(now, CHECKS_INTERVAL_S) or last_checks_failed(context):
-        request = RunRequest(run_key=run_key, tags={CHECKS_TAG: "all"})
+        request = RunRequest(run_key=run_key, tags={CHECKS_TAG: "all", **pinned})
         checked_at: float | None = now
     else:
         request = RunRequest(
             run_key=run_key,
             asset_selection=sorted(PIPELINE_SELECTION.resolve(graph)),
             asset_check_keys=[],
-            tags={CHECKS_TAG: "none"},
+            tags={CHECKS_TAG: "none", **pinned},
         )
         checked_at = cursor.checked_at
     return SensorResult(

@@ -24,6 +24,12 @@ PIPELINE_JOB = "pipeline"
 #: the tag that says whether a pipeline run includes the dbt tests, Dagster's asset checks
 #: ("all" or "none"; sensors.py)
 CHECKS_TAG = "soundlake/checks"
+#: the tag that pins a pipeline run to one state of bronze: the ``_ingested_at`` (epoch
+#: microseconds) of the newest commit it was launched for (sensors.py); its dbt build reads
+#: only rows ingested up to then (var ``bronze_as_of``, dbt_spark/macros/staging.sql)
+BRONZE_AS_OF_TAG = "soundlake/bronze_as_of"
+#: the dbt var of that bound
+BRONZE_AS_OF_VAR = "bronze_as_of"
 
 
 @dataclass(frozen=True)

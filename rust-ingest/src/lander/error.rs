@@ -36,6 +36,9 @@ pub enum LanderError {
     Commit(#[from] CommitError),
     #[error("writing a Parquet file: {0}")]
     Write(WriteError),
+    /// A flushed batch could not take its `_ingested_at` (a bug: every batch has the column).
+    #[error("stamping a flush's rows with their ingestion time: {0}")]
+    Stamp(arrow::error::ArrowError),
     #[error("the decode threads: {0}")]
     Workers(#[from] WorkerError),
     #[error(transparent)]

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arrow::record_batch::RecordBatch;
+
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
@@ -19,6 +21,7 @@ use crate::commit_log::OffsetRange;
 use crate::decode_worker::PendingCounts;
 use crate::flush::{Destination, FlushError, FlushItem, FlushJob, Flushed, MAX_IN_FLIGHT};
 use crate::quarantine::quarantine_schema;
+use crate::schema::stamp_ingested_at;
 
 /// Why the buffers are flushed now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +102,13 @@ impl Lander {
             held_from[topic.topic_index].clone_from(&topic.held_from);
         }
         let ranges = self.buffers.take_ranges(&held_from);
+        // One `_ingested_at` for the whole flush, later than the last flush's even if the clock
+        // stepped back: commit order (schema::INGESTED_AT).
+        let ingested_at_us = now_us().max(self.last_ingested_at_us + 1);
+        self.last_ingested_at_us = ingested_at_us;
+        let stamp = |batch: &RecordBatch| {
+            stamp_ingested_at(batch, ingested_at_us).map_err(LanderError::Stamp)
+        };
         let mut items = Vec::new();
         let mut pending = Vec::with_capacity(self.buffers.topics.len());
         for topic in drained {
@@ -108,7 +118,7 @@ impl Lander {
                     topic_index: topic.topic_index,
                     topic: name.clone(),
                     schema: Arc::clone(&topic.schema),
-                    batch: finished.batch,
+                    batch: stamp(&finished.batch)?,
                     spans: finished.spans,
                     destination: Destination::Bronze {
                         partition_dir: finished.key.dir(),
@@ -120,7 +130,7 @@ impl Lander {
                     topic_index: topic.topic_index,
                     topic: name.clone(),
                     schema: quarantine_schema(),
-                    batch,
+                    batch: stamp(&batch)?,
                     spans,
                     destination: Destination::Quarantine,
                 });
@@ -151,6 +161,7 @@ impl Lander {
         let job = FlushJob {
             items,
             ranges: ranges.clone(),
+            ingested_at_us,
             namer: self.namer.clone(),
             turn: self.next_turn.replace(turn),
             done,

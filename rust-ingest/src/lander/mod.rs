@@ -92,8 +92,10 @@ pub struct Lander {
     last_gauges: Instant,
     /// Records handled since the last check of the limits.
     unchecked: u32,
-    /// The clock read for `_ingested_at`.
+    /// The clock read for `_ingested_at` as records are decoded.
     now_us: i64,
+    /// The `_ingested_at` of the last flush: each flush stamps a later one.
+    last_ingested_at_us: i64,
 }
 
 impl Lander {
@@ -198,6 +200,7 @@ impl Lander {
             last_gauges: Instant::now(),
             unchecked: 0,
             now_us: now_us(),
+            last_ingested_at_us: 0,
         })
     }
 

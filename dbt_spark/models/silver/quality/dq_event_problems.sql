@@ -24,7 +24,7 @@ with
 {{ name }}_landed as (
     select event_date, count(*) as landed_rows
     from {{ source('bronze', name) }}
-    where {{ days_filter }}
+    where {{ days_filter }} and {{ bronze_as_of() }}
     group by event_date
 ),
 {{ name }}_totals as (
