@@ -94,6 +94,9 @@ pub enum BatchError {
     Arrow { topic: String, reason: String },
 }
 
+/// Milliseconds in an hour, the grain of the bronze partitions (event time div this).
+pub const HOUR_MS: i64 = 3_600_000;
+
 /// A bronze partition of a topic: `event_date=YYYY-MM-DD/hour=HH` of the event time (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionKey {
@@ -482,7 +485,6 @@ impl PartitionedBatches {
     /// Starts a row of the event at `ts_ms` (epoch milliseconds): picks its partition and sets
     /// the `ts` column. The decoder reads `ts` first (it is the first field of every schema).
     pub fn row(&mut self, ts_ms: i64) -> Result<RowWriter<'_>, BatchError> {
-        const HOUR_MS: i64 = 3_600_000;
         let hour = ts_ms.div_euclid(HOUR_MS);
         let key = match self.last_hour {
             Some((last, key)) if last == hour => key,

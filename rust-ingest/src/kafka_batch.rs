@@ -172,6 +172,25 @@ impl Batch {
         ))
     }
 
+    /// The payload of the last message taken, not handed out yet (`None` when there is none, or
+    /// it is an error or has no payload): to peek at without taking it.
+    pub fn last_payload(&self) -> Option<&[u8]> {
+        if self.is_empty() {
+            return None;
+        }
+        let ptr = self.slots[self.len - 1];
+        // SAFETY: a message librdkafka filled this slot with, not handed out nor released (the
+        // batch is not empty), valid while `self` is borrowed.
+        let message = unsafe { &*ptr };
+        if message.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+            || message.payload.is_null()
+        {
+            return None;
+        }
+        // SAFETY: librdkafka's payload pointer and length, valid while the message is.
+        Some(unsafe { std::slice::from_raw_parts(message.payload.cast::<u8>(), message.len) })
+    }
+
     /// Releases the messages not handed out.
     pub fn clear(&mut self) {
         for slot in &mut self.slots[self.next..self.len] {

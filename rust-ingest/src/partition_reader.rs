@@ -9,8 +9,10 @@
 //!
 //! So each assigned partition's messages come out of their own queue
 //! ([`BaseConsumer::split_partition_queue`]) and the poll loop reads, per topic, only the
-//! partitions whose furthest event hour (published by the decode threads, [`EventHours`]) is at
-//! most [`SLACK_HOURS`] past the least advanced of the topic's partitions. A partition that is
+//! partitions whose furthest event hour is at most [`SLACK_HOURS`] past the least advanced of the
+//! topic's partitions. A partition's furthest hour is the later of what the decode threads
+//! published ([`EventHours`], after decoding) and the event time of the last message taken from
+//! it ([`peek_event_ms`]: the decode threads run thousands of records behind the reader). A partition that is
 //! ahead is simply not read for a while: its queue fills up to librdkafka's prefetch limits
 //! (`queued.min.messages`, `queued.max.messages.kbytes`), librdkafka stops fetching it, and the
 //! fetches go to the partitions behind. Nothing is dropped or fetched twice (pausing a
@@ -30,6 +32,7 @@
 //! partition queue is.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,7 +41,9 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::KafkaResult;
 use tracing::warn;
 
-use crate::decode_worker::{EventHours, SharedEventHours};
+use crate::batch_builder::HOUR_MS;
+use crate::decode::peek_event_ms;
+use crate::decode_worker::{EventHour, EventHours, SharedEventHours};
 use crate::kafka_batch::{AnyMessage, Batch, BatchQueue};
 
 /// A partition is read while its furthest event hour is at most this many hours past the least
@@ -134,6 +139,10 @@ struct Pass {
     /// Has the consumer's queue been read empty since the last split?
     main_drained: bool,
     hours: EventHours,
+    /// Per partition, the event hour of the last message taken (peeked at, not decoded):
+    /// the decode threads publish theirs only after decoding, by which time the reader may have
+    /// taken thousands more records of the partition (kept since the last split or seek).
+    taken_hours: BTreeMap<PartKey, i64>,
 }
 
 /// Reads the assigned partitions from their own queues, keeping each topic's partitions
@@ -206,6 +215,7 @@ impl<C: ConsumerContext + 'static> PartitionReader<C> {
     /// seek: they are not to be landed).
     pub fn discard_taken(&mut self) {
         self.batch.clear();
+        self.pass.taken_hours.clear();
     }
 
     /// The next message, or why there is none now. Serves the consumer's events (rebalances)
@@ -263,6 +273,11 @@ fn take<C: ConsumerContext>(pass: &mut Pass, parts: &[Part<C>], batch: &mut Batc
         let eligible = pass.eligible[pass.cursor];
         pass.cursor += 1;
         if eligible && part.batches.take(batch, BURST, Duration::ZERO) > 0 {
+            if let Some(ms) = batch.last_payload().and_then(peek_event_ms) {
+                let hour = ms.div_euclid(HOUR_MS);
+                let taken = pass.taken_hours.entry(part.key).or_insert(hour);
+                *taken = (*taken).max(hour);
+            }
             if part.dry_until.get().is_some() {
                 part.dry_until.set(None);
                 part.next_dry.set(DRY);
@@ -349,6 +364,16 @@ fn start_pass<C: ConsumerContext>(
     // A queue that fills after this is read in the pass, or rings for the wait after it.
     doorbell.clear();
     hours.copy_into(&mut pass.hours);
+    // A partition is as far as the last message taken from it, decoded or not.
+    for (&key, &taken) in &pass.taken_hours {
+        pass.hours
+            .entry(key)
+            .and_modify(|h| h.furthest = h.furthest.max(taken))
+            .or_insert(EventHour {
+                furthest: taken,
+                out_of_order: false,
+            });
+    }
     let keys: Vec<PartKey> = parts.iter().map(|p| p.key).collect();
     let dry: Vec<bool> = parts.iter().map(|p| is_dry(p, now)).collect();
     pass.eligible = eligible(&keys, &dry, &pass.hours, SLACK_HOURS);

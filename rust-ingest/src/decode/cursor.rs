@@ -105,7 +105,7 @@ impl<'a> Cursor<'a> {
 
     /// A zigzag varint long (at most 10 bytes).
     #[inline(always)]
-    fn long(&mut self, field: &str) -> Result<i64, DecodeError> {
+    pub(super) fn long(&mut self, field: &str) -> Result<i64, DecodeError> {
         let mut value: u64 = 0;
         for i in 0..10 {
             let b = self.byte(field)?;

@@ -24,7 +24,7 @@ pub(crate) mod tests;
 
 pub use self::error::DecodeError;
 pub use self::plan::DecodePlan;
-pub use self::record::{frame, TopicDecoder};
+pub use self::record::{frame, peek_event_ms, TopicDecoder};
 
 /// The default largest record value accepted (bytes); bigger ones are quarantined.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 1024 * 1024;

@@ -32,6 +32,16 @@ fn checked_frame(
     wire::parse(value).map_err(DecodeError::Wire)
 }
 
+/// The event time (epoch ms) of a value in the Confluent wire format, read from the first long
+/// of its body without decoding the rest: every event schema starts with `ts`
+/// (`schema::EVENT_TIME_FIELD`, schema-registry/*.avsc). A hint only, for the reader that keeps
+/// partitions together in event time (`partition_reader`); the decoder is what lands the record.
+/// `None` for a value that is not framed or does not start with a long.
+pub fn peek_event_ms(value: &[u8]) -> Option<i64> {
+    let framed = wire::parse(value).ok()?;
+    super::cursor::Cursor::new(framed.body).long("ts").ok()
+}
+
 /// Decodes framed values of one topic into its batches, with a cache of compiled plans by
 /// schema id. Plans are added by the caller (they may need the registry, which is async).
 pub struct TopicDecoder {

@@ -281,3 +281,18 @@ fn skips_named_and_recursive_writer_types() {
     });
     assert_eq!(level.as_deref(), Some("paid"));
 }
+
+#[test]
+fn the_event_time_is_peeked_from_a_framed_value_without_decoding_it() {
+    let ts = 1_764_054_000_123;
+    let mut value = vec![0, 0, 0, 0, 7];
+    value.extend(auth_body(ts, Some(9)));
+    assert_eq!(peek_event_ms(&value), Some(ts));
+    assert_eq!(peek_event_ms(&value[..6]), None, "a truncated varint");
+    assert_eq!(
+        peek_event_ms(&[1, 0, 0, 0, 7, 2]),
+        None,
+        "not the magic byte"
+    );
+    assert_eq!(peek_event_ms(&[0, 0, 0]), None, "no header");
+}
