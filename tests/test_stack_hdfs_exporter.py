@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 
 from soundlake.stack import config, process
 from soundlake.stack.cli import cmd_status
@@ -37,6 +38,7 @@ from soundlake.stack.hdfs_exporter import (
 )
 from soundlake.stack.services import all_services
 from soundlake.stack.services.hdfs_exporter import HdfsExporter
+from soundlake.stack.services.monitoring import Prometheus
 
 if TYPE_CHECKING:
     from conftest import Endpoints
@@ -355,6 +357,19 @@ def test_the_service_reads_its_profiles_namenode(monkeypatch: pytest.MonkeyPatch
     assert config.load(profile=None).port("hdfs_exporter") != config.load(profile="cluster").port(
         "hdfs_exporter"
     )
+
+
+@pytest.mark.parametrize("profile", [None, "cluster"])
+def test_the_local_prometheus_scrapes_it(
+    profile: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(config.PROFILE_ENV, raising=False)
+    cfg = dataclasses.replace(config.load(profile=profile), dir=tmp_path / "stack")
+    prometheus = Prometheus(cfg)
+    prometheus.prepare()  # renders prometheus.local.yml, checked by promtool
+    jobs = yaml.safe_load(prometheus.config_file.read_text())["scrape_configs"]
+    (job,) = [j for j in jobs if j["job_name"] == "hdfs-exporter"]
+    assert job["static_configs"] == [{"targets": [f"{cfg.host}:{cfg.port('hdfs_exporter')}"]}]
 
 
 def test_the_service_starts_reports_and_stops(
