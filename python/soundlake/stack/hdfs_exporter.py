@@ -42,6 +42,8 @@ NAMENODE_INFO_BEAN = "Hadoop:service=NameNode,name=NameNodeInfo"
 BLOCK_SIZE_KEY = "dfs.blocksize"
 DEFAULT_TIMEOUT_S = 5.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: the metric every answer holds, whether the NameNode answered or not
+UP_METRIC = "soundlake_hdfs_namenode_up"
 
 #: Hadoop's size suffixes (Configuration.getLongBytes): binary multiples
 _SIZE_SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -184,9 +186,8 @@ def _gauge(name: str, text: str) -> list[str]:
 
 def exposition(reading: Reading | None) -> str:
     """The metrics in Prometheus' text format; `None`: the NameNode did not answer (up 0)."""
-    up = "soundlake_hdfs_namenode_up"
-    lines = _gauge(up, "1 when the NameNode's JMX and /conf answered this scrape, else 0.")
-    lines.append(f"{up} {0 if reading is None else 1}")
+    lines = _gauge(UP_METRIC, "1 when the NameNode's JMX and /conf answered this scrape, else 0.")
+    lines.append(f"{UP_METRIC} {0 if reading is None else 1}")
     if reading is None:
         return "\n".join(lines) + "\n"
     block_size = "soundlake_hdfs_block_size_bytes"

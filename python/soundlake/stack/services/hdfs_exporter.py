@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from .. import process
+from .. import hdfs_exporter, process
 from ..service import Service
-
-#: the module the service runs
-MODULE = "soundlake.stack.hdfs_exporter"
-#: the metric every answer holds, up or not: what says the exporter itself is serving
-UP_METRIC = "soundlake_hdfs_namenode_up"
 
 
 class HdfsExporter(Service):
@@ -35,7 +30,7 @@ class HdfsExporter(Service):
         return [
             sys.executable,
             "-m",
-            MODULE,
+            hdfs_exporter.__name__,
             f"--namenode={self.namenode_url()}",
             f"--host={self.cfg.host}",
             f"--port={self.port('hdfs_exporter')}",
@@ -43,4 +38,4 @@ class HdfsExporter(Service):
 
     def healthy(self) -> bool:
         answer = process.http_get(f"http://{self.cfg.host}:{self.port('hdfs_exporter')}/metrics")
-        return answer is not None and answer[0] == 200 and UP_METRIC in answer[1]
+        return answer is not None and answer[0] == 200 and hdfs_exporter.UP_METRIC in answer[1]
