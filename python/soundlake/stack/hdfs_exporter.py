@@ -27,6 +27,7 @@ it: ops/prometheus/alerts/storage.rules.yml.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import re
 import sys
@@ -152,7 +153,7 @@ def _get(url: str, timeout: float) -> str:
             body: bytes = response.read()
     except urllib.error.HTTPError as err:
         raise NameNodeError(f"GET {url} answered HTTP {err.code}") from None
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
         raise NameNodeError(f"GET {url} failed: {reason}") from None
     return body.decode("utf-8", "replace")
