@@ -106,7 +106,8 @@ def test_the_cluster_profile_multiplies_the_nodes_in_its_own_folder(
     # the single-node stack keeps its services and names, and Spark in local mode
     assert [svc.name for svc in all_services(single)] == [
         "hdfs-namenode", "hdfs-datanode", "kafka", "schema-registry", "clickhouse",
-        "node-exporter", "prometheus", "alertmanager", "spark-metastore", "spark-thrift",
+        "node-exporter", "hdfs-exporter", "prometheus", "alertmanager", "spark-metastore",
+        "spark-thrift",
     ]  # fmt: skip
     assert single.spark_master is None
     assert clients.client_env(single)["SOUNDLAKE_KAFKA_BROKERS"] == f"{single.host}:9092"

@@ -6,6 +6,7 @@ from ..config import StackConfig
 from ..service import Service, StackError
 from .clickhouse import ClickHouse
 from .hdfs import HdfsDataNode, HdfsNameNode
+from .hdfs_exporter import HdfsExporter
 from .kafka import Kafka
 from .monitoring import Alertmanager, NodeExporter, Prometheus
 from .schema_registry import SchemaRegistry
@@ -20,6 +21,7 @@ ORDER: list[type[Service]] = [
     SchemaRegistry,
     ClickHouse,
     NodeExporter,
+    HdfsExporter,
     Prometheus,
     Alertmanager,
     SparkMetastore,

@@ -97,6 +97,7 @@ class Prometheus(Service):
             "schema_registry_management_port": str(self.cfg.port("schema_registry_management")),
             "clickhouse_http_port": str(self.cfg.port("clickhouse_http")),
             "node_exporter_port": str(self.cfg.port("node_exporter")),
+            "hdfs_exporter_port": str(self.cfg.port("hdfs_exporter")),
             "alerts_dir": str(ALERTS_DIR),
             "targets_dir": str(self.targets_dir),
         }
