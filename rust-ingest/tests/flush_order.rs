@@ -9,9 +9,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow::datatypes::{DataType, Field, Schema};
 use common::LocalLake;
 use soundlake_ingest::commit_log::{CommitError, CommitLog, OffsetRange};
 use soundlake_ingest::flush::{Destination, FileNamer, FlushError, FlushItem, FlushJob, Flushed};
+use soundlake_ingest::parquet_writer::WriteError;
 use soundlake_ingest::quarantine::{quarantine_schema, QuarantineBuffer, QuarantinedRecord};
 use tokio::sync::{oneshot, Mutex, Semaphore};
 use tokio::task::JoinHandle;
@@ -55,29 +57,23 @@ impl Fixture {
         JoinHandle<Result<Flushed, FlushError>>,
         oneshot::Receiver<bool>,
     ) {
-        let mut buffer = QuarantineBuffer::default();
-        for offset in from..to {
-            buffer.push(QuarantinedRecord {
-                value: Some(vec![0]),
-                partition: 0,
-                offset,
-                timestamp_ms: None,
-                reason: "bad_magic",
-                detail: "test".into(),
-                ingested_at_us: 0,
-            });
-        }
-        let item = FlushItem {
-            topic_index: 0,
-            topic: TOPIC.into(),
-            schema: quarantine_schema(),
-            batch: buffer.to_batch(TOPIC).expect("a quarantine batch"),
-            spans: buffer.spans(),
-            destination: Destination::Quarantine,
-        };
+        self.start_items(vec![quarantine_item(from, to)], from, to, turn)
+    }
+
+    /// Starts a flush of `items`, committing partition 0's offsets `from..to`.
+    fn start_items(
+        &self,
+        items: Vec<FlushItem>,
+        from: i64,
+        to: i64,
+        turn: Option<oneshot::Receiver<bool>>,
+    ) -> (
+        JoinHandle<Result<Flushed, FlushError>>,
+        oneshot::Receiver<bool>,
+    ) {
         let (done, next_turn) = oneshot::channel();
         let job = FlushJob {
-            items: vec![item],
+            items,
             ranges: vec![OffsetRange {
                 topic: TOPIC.into(),
                 partition: 0,
@@ -106,6 +102,30 @@ impl Fixture {
             .iter()
             .filter(|e| !e.is_dir)
             .count()
+    }
+}
+
+/// One quarantine file holding partition 0's offsets `from..to`.
+fn quarantine_item(from: i64, to: i64) -> FlushItem {
+    let mut buffer = QuarantineBuffer::default();
+    for offset in from..to {
+        buffer.push(QuarantinedRecord {
+            value: Some(vec![0]),
+            partition: 0,
+            offset,
+            timestamp_ms: None,
+            reason: "bad_magic",
+            detail: "test".into(),
+            ingested_at_us: 0,
+        });
+    }
+    FlushItem {
+        topic_index: 0,
+        topic: TOPIC.into(),
+        schema: quarantine_schema(),
+        batch: buffer.to_batch(TOPIC).expect("a quarantine batch"),
+        spans: buffer.spans(),
+        destination: Destination::Quarantine,
     }
 }
 
@@ -160,4 +180,33 @@ async fn a_flush_after_a_refused_one_gives_up_and_recovery_cleans_its_files() {
     f.log.lock().await.recover().await.expect("recover");
     assert_eq!(f.staged_files().await, 0);
     assert_eq!(f.log.lock().await.next_offset(TOPIC, 0), Some(10));
+}
+
+#[tokio::test]
+async fn a_flush_that_fails_mid_write_leaves_no_staged_file() {
+    let f = Fixture::new("flush-failed-write").await;
+    // The second file's batch does not match its file's schema: the file is created, then its
+    // first write fails (for good: the flush gives up, the first file written or not).
+    let mut broken = quarantine_item(10, 20);
+    let mut fields: Vec<Field> = broken
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[0] = Field::new(fields[0].name(), DataType::Int64, true);
+    broken.schema = Arc::new(Schema::new(fields));
+    let (flush, outcome) = f.start_items(vec![quarantine_item(0, 10), broken], 0, 20, None);
+    match flush.await.expect("no panic") {
+        Err(FlushError::Write(WriteError::Parquet { .. })) => {}
+        Err(other) => panic!("expected a Parquet error, got {other}"),
+        Ok(flushed) => panic!("a broken file committed as entry {}", flushed.seq),
+    }
+    assert!(!outcome.await.expect("an outcome"));
+    assert_eq!(f.log.lock().await.next_offset(TOPIC, 0), None);
+    assert_eq!(
+        f.staged_files().await,
+        0,
+        "the flush that gave up left staged files (the failed one still open)"
+    );
 }
