@@ -97,6 +97,17 @@ impl PrivateHdfs {
         );
     }
 
+    /// Stops the DataNode (the NameNode still counts it live for minutes and places blocks on
+    /// it, whose writes then fail).
+    pub fn stop_datanode(&self) {
+        let out = self.stack(&["down", "hdfs-datanode"]);
+        assert!(
+            out.status.success(),
+            "stopping the private DataNode failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn stack(&self, args: &[&str]) -> Output {
         Command::new(repo_root().join("scripts/stack"))
             .args(args)
