@@ -18,6 +18,15 @@ const DIR_PERMISSION: u32 = 0o755;
 const FILE_PERMISSION: u32 = 0o644;
 const CONNECT_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_NAMENODE_PORT: u16 = 8020;
+/// Settings of the HDFS client. When a DataNode of a write's pipeline fails and the NameNode has
+/// no other to replace it (one of three DataNodes died, and the NameNode has not declared it
+/// dead yet, which takes minutes), the write goes on with the DataNodes left, as the Java
+/// client's default policy does, and the NameNode re-replicates the block later; hdfs-native's
+/// default fails the write, so every write whose pipeline held the dead DataNode failed.
+const CLIENT_CONFIG: [(&str, &str); 1] = [(
+    "dfs.client.block.write.replace-datanode-on-failure.best-effort",
+    "true",
+)];
 
 /// A lake below `root` on the HDFS of `namenode`. Paths given to it are checked lake paths
 /// (relative, slash-separated, without `.` or `..`).
@@ -47,6 +56,7 @@ impl HdfsLake {
     pub fn new(namenode: &str, root: &str) -> Result<Self, Failure> {
         let client = hdfs_native::ClientBuilder::new()
             .with_url(namenode)
+            .with_config(CLIENT_CONFIG)
             .build()
             .map_err(|err| Failure::new(LakeErrorKind::Other, err.to_string()))?;
         Ok(Self {
