@@ -275,7 +275,9 @@ impl<'a> Staging<'a> {
     }
 
     /// One attempt: deletes the staged files of failed writes, then writes the items not written
-    /// yet (see [`write_rounds`]), stopping at the first round with a failure.
+    /// yet (see [`write_rounds`]). A round with a failure that still wrote files goes on at once
+    /// with the rest (a lake that takes some writes is not away: the back-off is for attempts
+    /// that write nothing).
     async fn attempt(
         &mut self,
         store: &LakeStore,
@@ -283,16 +285,37 @@ impl<'a> Staging<'a> {
         namer: &FileNamer,
     ) -> Result<(), AttemptError> {
         self.release(store).await.map_err(AttemptError::Release)?;
-        let pending: Vec<usize> = (0..self.items.len())
-            .filter(|&index| self.written[index].is_none())
-            .collect();
-        let retry = self.attempts > 0;
+        let mut probe = self.attempts > 0;
         self.attempts += 1;
-        for (round, concurrency) in write_rounds(&pending, retry) {
-            self.write_round(store, log, namer, round, concurrency)
-                .await?;
+        loop {
+            let pending: Vec<usize> = (0..self.items.len())
+                .filter(|&index| self.written[index].is_none())
+                .collect();
+            let before = pending.len();
+            let mut outcome = Ok(());
+            for (round, concurrency) in write_rounds(&pending, probe) {
+                outcome = self
+                    .write_round(store, log, namer, round, concurrency)
+                    .await;
+                if outcome.is_err() {
+                    break;
+                }
+            }
+            let written = before - self.pending_count();
+            match outcome {
+                Err(err) if written > 0 && err.is_transient() => {
+                    tracing::warn!("{err}; writing the rest at once");
+                    self.release(store).await.map_err(AttemptError::Release)?;
+                    probe = false;
+                }
+                outcome => return outcome,
+            }
         }
-        Ok(())
+    }
+
+    /// Items not written yet.
+    fn pending_count(&self) -> usize {
+        self.written.iter().filter(|file| file.is_none()).count()
     }
 
     /// Writes the items `indices`, `concurrency` at a time (an HDFS file costs a few round trips
