@@ -328,12 +328,10 @@ def test_a_killed_partition_leader_broker_loses_nothing_and_is_reported(
 def test_a_killed_datanode_loses_nothing_and_is_reported(
     cluster: config.StackConfig, tmp_path: Path, spark: SparkSession
 ) -> None:
-    """A DataNode is SIGKILLed while the landers write (the NameNode still counts it live for
-    minutes): the landers retry onto the other two, bronze equals Kafka; its ServiceDown fires,
-    and resolves once it runs again. Fails at times on a known defect of the lander (the
-    deployment docs, "Faults"): its retries after a DataNode died can end with the NameNode
-    placing no block on any DataNode, even after the restart, each retry leaving an unclosed
-    file (blocks scheduled for writers that are gone reserve the DataNodes' space)."""
+    """A DataNode is SIGKILLed while the landers write: once the NameNode finds it stale it
+    places no new block there, the landers' retries (each failed write's file deleted first)
+    land on the other two, and bronze equals Kafka before the DataNode runs again; its
+    ServiceDown fires, and resolves once it does (the deployment docs, "Faults")."""
     with landing(cluster, tmp_path, "killdatanode") as flow:
         datanode = service_named(cluster, "hdfs-datanode-2")
         print(kill_and_restart(cluster, spark, flow, datanode, "hdfs_datanode_jmx_metrics"))

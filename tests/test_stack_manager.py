@@ -18,6 +18,7 @@ from soundlake.stack import config, process
 from soundlake.stack.cli import cmd_reset, cmd_up
 from soundlake.stack.service import Service, StackError
 from soundlake.stack.services import service_named
+from soundlake.stack.services.hdfs import hdfs_site
 from soundlake.stack.services.kafka import Kafka
 
 
@@ -133,6 +134,19 @@ def test_service_named_is_one_instance_of_the_profile() -> None:
     assert service_named(cluster, "hdfs-namenode").name == "hdfs-namenode"
     with pytest.raises(StackError, match=r"no service instance 'kafka-4'.*kafka-3"):
         service_named(cluster, "kafka-4")
+
+
+def test_hdfs_writes_around_a_silent_datanode_and_declares_it_dead_in_a_minute() -> None:
+    """With replication 3 on the cluster's 3 DataNodes, a DataNode that stops heartbeating must
+    leave the write pipelines soon (stale, avoided for writes), not after Hadoop's 10.5 minutes
+    until it is declared dead; Hadoop refuses a stale interval under 3 heartbeats."""
+    site = hdfs_site(config.load(profile="cluster"))
+    heartbeat_s = int(site["dfs.heartbeat.interval"])
+    assert site["dfs.namenode.avoid.write.stale.datanode"] == "true"
+    stale_s = int(site["dfs.namenode.stale.datanode.interval"]) / 1000
+    assert 3 * heartbeat_s <= stale_s <= 30
+    dead_s = 2 * int(site["dfs.namenode.heartbeat.recheck-interval"]) / 1000 + 10 * heartbeat_s
+    assert stale_s < dead_s <= 120
 
 
 def test_a_taken_port_is_a_clear_error(cfg: config.StackConfig, listening_port: int) -> None:

@@ -134,6 +134,15 @@ def hdfs_site(cfg: StackConfig, index: int = 0) -> dict[str, str]:
         "dfs.namenode.safemode.extension": "0",
         "dfs.namenode.safemode.min.datanodes": "0",
         "dfs.heartbeat.interval": "3",
+        # A DataNode that stops heartbeating is stale after 15 s: the NameNode places no new
+        # block on it while the others can take them (otherwise, with replication 3 on 3
+        # DataNodes, every pipeline holds the dead one and writes fail until it is back), and
+        # dead after 2 rechecks + 10 heartbeats (60 s, not Hadoop's 10.5 min), when its replicas
+        # are made again elsewhere (docs/deployment.md, "Faults").
+        "dfs.namenode.stale.datanode.interval": "15000",
+        "dfs.namenode.avoid.write.stale.datanode": "true",
+        "dfs.namenode.avoid.read.stale.datanode": "true",
+        "dfs.namenode.heartbeat.recheck-interval": "15000",
     }
 
 
