@@ -9,12 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::private_hdfs::PrivateHdfs;
-use common::stack_run::{free_addr, metric_sum, scrape, sigterm, wait_for, wait_timeout, Run};
-
-/// Commit-log entries written, from a lander's metrics.
-fn commits(addr: &str) -> Option<f64> {
-    scrape(addr).map(|t| metric_sum(&t, "soundlake_ingest_succeeded_commits_total"))
-}
+use common::stack_run::{commits, free_addr, sigterm, wait_for, wait_timeout, Run};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resumes_on_its_own_after_an_hdfs_outage_exactly_once() {

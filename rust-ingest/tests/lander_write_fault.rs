@@ -10,14 +10,9 @@ mod common;
 use std::time::Duration;
 
 use common::private_hdfs::PrivateHdfs;
-use common::stack_run::{free_addr, metric_sum, scrape, sigterm, wait_for, wait_timeout, Run};
+use common::stack_run::{commits, free_addr, sigterm, wait_for, wait_timeout, Run};
 use soundlake_core::lake::{LakeEntry, LakeStore, LakeUrl};
 use soundlake_ingest::layout::staging_dir;
-
-/// Commit-log entries written, from a lander's metrics.
-fn commits(addr: &str) -> Option<f64> {
-    scrape(addr).map(|t| metric_sum(&t, "soundlake_ingest_succeeded_commits_total"))
-}
 
 /// The files in `writer`'s staging folder of the lake at `url`.
 fn staged_files(url: &str, writer: &str) -> Vec<LakeEntry> {

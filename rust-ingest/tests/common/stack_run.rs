@@ -500,3 +500,8 @@ pub async fn run_with_listens(label: &str) -> Option<(Run, String, Records)> {
     let listens = tokio::task::block_in_place(|| run.kafka_records(&topic));
     Some((run, topic, listens))
 }
+
+/// Commit-log entries a lander wrote, from its metrics at `addr`.
+pub fn commits(addr: &str) -> Option<f64> {
+    scrape(addr).map(|t| metric_sum(&t, "soundlake_ingest_succeeded_commits_total"))
+}
