@@ -77,3 +77,20 @@ def test_spark_thrift_driver_runs_with_the_agent_and_spark_metrics_in_jmx(
     assert jar.is_file()
     args = thrift_server.parse_args(options)
     assert args.driver_java_options == agent
+
+
+def test_a_target_served_elsewhere_than_metrics_names_its_path(cfg: config.StackConfig) -> None:
+    """Spark's daemons serve Prometheus text on their web UI, not on `/metrics`: the target
+    carries `__metrics_path__`, which Prometheus takes over the scrape job's default."""
+    target = jmx_exporter.register_target(
+        cfg, "spark-worker", "spark_thrift", instance="spark-worker-2", index=1,
+        metrics_path="/metrics/prometheus",
+    )  # fmt: skip
+    assert target.name == "spark-worker-2.yml"
+    port = cfg.port("spark_thrift") + 1
+    assert json.loads(target.read_text()) == [
+        {
+            "targets": [f"{cfg.host}:{port}"],
+            "labels": {"job": "spark-worker", "__metrics_path__": "/metrics/prometheus"},
+        }
+    ]

@@ -320,6 +320,36 @@ def test_spark_master_has_both_workers_and_a_job_runs_on_them(
     assert all(r["udfs"] == "soundlake_udfs" for r in rows)
 
 
+def test_the_spark_daemons_are_scraped_by_the_profiles_prometheus(
+    cluster: config.StackConfig,
+) -> None:
+    """The master and each worker serve Spark's metrics on their web UI (PrometheusServlet)
+    and are targets of the profile's Prometheus, all up: a worker that dies is ServiceDown."""
+    prometheus = clients.client_env(cluster)["SOUNDLAKE_PROMETHEUS_URL"]
+    expected = {
+        ("spark-master", f"{cluster.host}:{cluster.port('spark_master_http')}"),
+        *(
+            ("spark-worker", f"{cluster.host}:{cluster.port('spark_worker_http') + i}")
+            for i in range(2)
+        ),
+    }
+    deadline = time.monotonic() + 60  # a new target file is read within seconds, then scraped
+    while True:
+        answer = json.loads(http_request(f"{prometheus}/api/v1/targets?state=active"))
+        health = {
+            (t["labels"]["job"], t["labels"]["instance"]): t["health"]
+            for t in answer["data"]["activeTargets"]
+            if t["labels"]["job"].startswith("spark-")
+        }
+        if all(health.get(target) == "up" for target in expected) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert {target: health.get(target) for target in expected} == dict.fromkeys(expected, "up")
+    master = f"http://{cluster.host}:{cluster.port('spark_master_http')}"
+    text = http_request(f"{master}/metrics/master/prometheus").decode()
+    assert "aliveWorkers" in text, text[:2000]
+
+
 # -- the pipeline on the cluster --------------------------------------------------------------------
 
 # two days of a small seeded simulation (the single-node test's generator settings otherwise)
@@ -414,7 +444,6 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
     once, and the gold reports (in the lake and in ClickHouse) equal an independent
     computation from eventsim's own output of the same simulation."""
     from confluent_kafka.admin import AdminClient
-    from pyhive import hive
 
     endpoints = clients.client_env(cluster)
     brokers = endpoints["SOUNDLAKE_KAFKA_BROKERS"]
@@ -456,53 +485,100 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
         assert writers == {f"{prefix}lander{n}" for n in range(1, LANDERS + 1)}, writers
 
         # dbt through the profile's Thrift server, whose session runs on the standalone master
-        env = {
-            **dbt_env(
-                tmp_path,
-                lake_url=lake_url,
-                hdfs_url=endpoints["SOUNDLAKE_HDFS_URL"],
-                schema=schema,
-                topic_prefix=prefix,
-            ),
-            "SOUNDLAKE_SPARK_THRIFT_HOST": endpoints["SOUNDLAKE_SPARK_THRIFT_HOST"],
-            "SOUNDLAKE_SPARK_THRIFT_PORT": endpoints["SOUNDLAKE_SPARK_THRIFT_PORT"],
-        }
-        soundlake_dbt = str(Path(sys.executable).parent / "soundlake-dbt")
-        run([soundlake_dbt, "build", "--target", "thrift"], env=env, timeout=BUILD_TIMEOUT_S)
+        env = thrift_dbt_env(cluster, tmp_path, lake_url, schema, prefix)
+        run([SOUNDLAKE_DBT, "build", "--target", "thrift"], env=env, timeout=BUILD_TIMEOUT_S)
 
         expected = expected_reports(events)
-        for model, frame in expected.items():
-            assert_matches(model, read_gold(spark, lake_url, model), frame)
+        assert_gold_matches(spark, lake_url, expected)
 
         # ClickHouse: the loader takes gold from the lake on the 3 DataNodes
         clickhouse = endpoints["SOUNDLAKE_CLICKHOUSE_URL"]
         http_request(f"{clickhouse}/", method="POST", data=f"CREATE DATABASE {database}".encode())
-        run([binary("soundlake-loader"), "--lake-url", lake_url, "--clickhouse-url", clickhouse,
-             "--database", database, "--progress", "never"], env=env)  # fmt: skip
-        for model, frame in expected.items():
-            query = f"SELECT * FROM {database}.{model} FORMAT JSON"  # noqa: S608 - test names
-            body = http_request(f"{clickhouse}/", method="POST", data=query.encode())
-            loaded = pd.DataFrame(json.loads(body)["data"])
-            # ClickHouse's JSON quotes 64-bit integers: numbers again, as in the lake
-            for column in frame.columns:
-                if pd.api.types.is_numeric_dtype(frame[column]):
-                    loaded[column] = pd.to_numeric(loaded[column])
-            assert_matches(f"ClickHouse {model}", loaded, frame)
+        run(loader_command(cluster, lake_url, database), env=env)
+        assert_clickhouse_matches(cluster, database, expected)
     finally:
         delete_topics(admin, topics)
         try:
-            connection = hive.connect(
-                host=endpoints["SOUNDLAKE_SPARK_THRIFT_HOST"],
-                port=int(endpoints["SOUNDLAKE_SPARK_THRIFT_PORT"]),
-                username="tests",
-            )
-            connection.cursor().execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            connection.close()
+            drop_schema(cluster, schema)
         finally:
-            clickhouse = endpoints["SOUNDLAKE_CLICKHOUSE_URL"]
-            drop = f"DROP DATABASE IF EXISTS {database}".encode()
-            http_request(f"{clickhouse}/", method="POST", data=drop)
+            drop_database(cluster, database)
             folder.webhdfs("", "DELETE", method="DELETE", recursive="true")
+
+
+SOUNDLAKE_DBT = str(Path(sys.executable).parent / "soundlake-dbt")
+
+
+def thrift_dbt_env(
+    cfg: config.StackConfig, tmp_path: Path, lake_url: str, schema: str, prefix: str
+) -> dict[str, str]:
+    """soundlake-dbt's environment for a build of the lake `lake_url` (bronze tables of the
+    topics named with `prefix`) into `schema`, through the profile's Thrift server."""
+    endpoints = clients.client_env(cfg)
+    return {
+        **dbt_env(
+            tmp_path,
+            lake_url=lake_url,
+            hdfs_url=endpoints["SOUNDLAKE_HDFS_URL"],
+            schema=schema,
+            topic_prefix=prefix,
+        ),
+        "SOUNDLAKE_SPARK_THRIFT_HOST": endpoints["SOUNDLAKE_SPARK_THRIFT_HOST"],
+        "SOUNDLAKE_SPARK_THRIFT_PORT": endpoints["SOUNDLAKE_SPARK_THRIFT_PORT"],
+    }
+
+
+def drop_schema(cfg: config.StackConfig, schema: str) -> None:
+    """Drops a test's schema (its tables' files are in the test's lake) from the Thrift
+    server's metastore."""
+    from pyhive import hive
+
+    endpoints = clients.client_env(cfg)
+    connection = hive.connect(
+        host=endpoints["SOUNDLAKE_SPARK_THRIFT_HOST"],
+        port=int(endpoints["SOUNDLAKE_SPARK_THRIFT_PORT"]),
+        username="tests",
+    )
+    try:
+        connection.cursor().execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        connection.close()
+
+
+def assert_gold_matches(
+    spark: SparkSession, lake_url: str, expected: dict[str, pd.DataFrame]
+) -> None:
+    """Every gold report in the lake equals the independent computation `expected`."""
+    for model, frame in expected.items():
+        assert_matches(model, read_gold(spark, lake_url, model), frame)
+
+
+def loader_command(cfg: config.StackConfig, lake_url: str, database: str) -> list[str]:
+    """soundlake-loader from the lake `lake_url` into the profile's ClickHouse `database`."""
+    clickhouse = clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"]
+    return [binary("soundlake-loader"), "--lake-url", lake_url, "--clickhouse-url", clickhouse,
+            "--database", database, "--progress", "never", "--metrics-addr", "none"]  # fmt: skip
+
+
+def assert_clickhouse_matches(
+    cfg: config.StackConfig, database: str, expected: dict[str, pd.DataFrame]
+) -> None:
+    """Every gold report served by the profile's ClickHouse equals `expected`."""
+    clickhouse = clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"]
+    for model, frame in expected.items():
+        query = f"SELECT * FROM {database}.{model} FORMAT JSON"  # noqa: S608 - test names
+        body = http_request(f"{clickhouse}/", method="POST", data=query.encode())
+        loaded = pd.DataFrame(json.loads(body)["data"])
+        # ClickHouse's JSON quotes 64-bit integers: numbers again, as in the lake
+        for column in frame.columns:
+            if pd.api.types.is_numeric_dtype(frame[column]):
+                loaded[column] = pd.to_numeric(loaded[column])
+        assert_matches(f"ClickHouse {model}", loaded, frame)
+
+
+def drop_database(cfg: config.StackConfig, database: str) -> None:
+    clickhouse = clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"]
+    drop = f"DROP DATABASE IF EXISTS {database}".encode()
+    http_request(f"{clickhouse}/", method="POST", data=drop)
 
 
 # -- faults -----------------------------------------------------------------------------------------

@@ -1,25 +1,39 @@
-"""Faults on the cluster profile (`scripts/stack up --profile cluster`): one node of Kafka or
-HDFS fails while real data flows, and the pipeline carries on by itself.
+"""Faults on the cluster profile (`scripts/stack up --profile cluster`): one node fails while
+real data flows, and the pipeline carries on by itself.
 
-Each test produces a small seeded simulation with eventsim into the profile's Kafka (a topic
-prefix of its own) while two landers of one consumer group land it into the lake on HDFS,
-injects its fault, then checks that bronze holds each Kafka record once (per partition, against
-the brokers' watermarks), that the landers still run, and what the profile's Prometheus made of
-the fault (ops/prometheus/alerts/). Each prints its recovery times in one line.
+The landing faults produce a small seeded simulation with eventsim into the profile's Kafka (a
+topic prefix of their own) while two landers of one consumer group land it into the lake on
+HDFS, inject their fault, then check that bronze holds each Kafka record once (per partition,
+against the brokers' watermarks), that the landers still run, and what the profile's Prometheus
+made of the fault (ops/prometheus/alerts/):
 
 - a Kafka broker, leader of some of the topics' partitions, SIGKILLed and started again:
   `ServiceDown` of its target fires and resolves;
 - a DataNode SIGKILLed and started again: `ServiceDown` of its target fires and resolves;
 - the NameNode stopped (SIGSTOP) for a minute, then continued: shorter than `ServiceDown`'s
-  `for`, so the alert only goes pending, and clears.
+  `for`, so the alert only goes pending, and clears;
+- the landers SIGKILLed 30 times in a crash loop, then a dbt build straight away: it completes,
+  and no alert says HDFS refuses blocks.
 
-Skips (one line) when the profile is down, unless SOUNDLAKE_CLUSTER_TESTS=required;
-`make test-cluster` runs this suite. A test waits minutes: `ServiceDown` fires after 2 minutes.
+The modeling and serving faults share one landing (a module fixture); each dbt build runs in a
+lake of its own with a copy of its bronze, through the profile's Thrift server, and gold must
+equal the independent computation from eventsim's output (test_dbt_pipeline):
+
+- a Spark worker running an executor, and a DataNode, each SIGKILLed during a dbt build: the
+  build completes, or fails and runs again with the node back; `ServiceDown` fires and
+  resolves;
+- ClickHouse SIGKILLed during a load and started once `ClickHouseDown` fires: the served tables
+  stay whole and the next load completes.
+
+Each test prints its recovery times in one line. Skips (one line) when the profile is down,
+unless SOUNDLAKE_CLUSTER_TESTS=required; `make test-cluster` runs this suite. A test waits
+minutes: `ServiceDown` fires after 2 minutes, a dbt build on the profile takes several.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -30,16 +44,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from conftest import HDFS_TEST_ROOT, KAFKA_TIMEOUT_S, HdfsDir, http_request, unique_name
-from test_dbt_pipeline import TOPICS, binary, delete_topics, read_events, run
+from test_dbt_pipeline import (
+    BUILD_TIMEOUT_S,
+    TOPICS,
+    binary,
+    delete_topics,
+    expected_reports,
+    read_events,
+    run,
+)
 from test_stack_cluster import (
     CLUSTER_SIMULATION,
     LANDERS,
     PARTITIONS,
+    ROOT,
+    SOUNDLAKE_DBT,
     assert_bronze_equals_kafka,
+    assert_clickhouse_matches,
+    assert_gold_matches,
     bronze_per_partition,
     cluster,
+    drop_database,
+    drop_schema,
+    loader_command,
     start_lander,
+    thrift_dbt_env,
 )
 
 from soundlake.stack import clients, config, process
@@ -80,24 +111,42 @@ class Landing:
     events: dict[str, pd.DataFrame]
     admin: AdminClient
     producer: subprocess.Popen[str]
+    #: the soundlake-ingest binary
+    ingest: str
     landers: list[subprocess.Popen[str]] = field(default_factory=list)
     #: each lander's output lines, read as it runs (a fault makes a lander log retries: a pipe
     #: nobody reads fills up and blocks the lander's next log line)
     logs: list[list[str]] = field(default_factory=list)
     readers: list[threading.Thread] = field(default_factory=list)
 
-    def start_landers(self, ingest: str) -> None:
+    def start_landers(self) -> None:
         """Two landers of one consumer group (test_stack_cluster's `start_lander`), their
         output read by a thread each."""
         for number in range(1, LANDERS + 1):
-            lander = start_lander(ingest, self.brokers, self.topics, self.lake_url, self.prefix,
-                                  number, until_caught_up=False)  # fmt: skip
-            log: list[str] = []
-            reader = threading.Thread(target=_read_into, args=(lander, log), daemon=True)
-            reader.start()
-            self.landers.append(lander)
-            self.logs.append(log)
-            self.readers.append(reader)
+            self.landers.append(self._start_lander(number))
+            self.logs.append([])
+            self.readers.append(self._read(number))
+
+    def _start_lander(self, number: int) -> subprocess.Popen[str]:
+        return start_lander(self.ingest, self.brokers, self.topics, self.lake_url, self.prefix,
+                            number, until_caught_up=False)  # fmt: skip
+
+    def _read(self, number: int) -> threading.Thread:
+        """A thread reading lander `number`'s output into its log."""
+        args = (self.landers[number - 1], self.logs[number - 1])
+        reader = threading.Thread(target=_read_into, args=args, daemon=True)
+        reader.start()
+        return reader
+
+    def kill_and_restart_lander(self, number: int) -> None:
+        """SIGKILLs lander `number` and starts it again at once, with the same writer id and
+        group instance id (as a supervisor restarts a crashing service); its log goes on."""
+        index = number - 1
+        self.landers[index].kill()
+        self.landers[index].wait(timeout=60)
+        self.readers[index].join(timeout=60)
+        self.landers[index] = self._start_lander(number)
+        self.readers[index] = self._read(number)
 
     def wait_logged(self, text: str) -> None:
         """Wait until every lander has logged a line holding `text`."""
@@ -192,13 +241,14 @@ def landing(cfg: config.StackConfig, tmp_path: Path, name: str) -> Iterator[Land
         events=read_events(json_dir),
         admin=AdminClient({"bootstrap.servers": brokers}),
         producer=producer,
+        ingest=ingest,
     )
     try:
         deadline = time.monotonic() + KAFKA_TIMEOUT_S
         while not _topics_exist(flow.admin, flow.topics) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _topics_exist(flow.admin, flow.topics), f"eventsim made no topics {flow.topics}"
-        flow.start_landers(ingest)
+        flow.start_landers()
         yield flow
     finally:
         flow.stop()
@@ -376,3 +426,404 @@ def test_a_stopped_namenode_holds_the_landers_which_then_finish(
         )
         assert "pending" in seen, f"Prometheus did not see the NameNode stopped: {seen}"
         assert cleared_s is not None, "ServiceDown of the NameNode still active after SIGCONT"
+
+
+# -- faults of the modeling and serving stages ------------------------------------------------------
+
+#: the builds of these tests leave out dbt's unit tests: they check SQL on rows of their own,
+#: not the data a fault touches (the data tests stay in)
+BUILD = [SOUNDLAKE_DBT, "build", "--target", "thrift", "--exclude-resource-type", "unit_test"]
+#: models a build has made before the fault strikes
+MODELS_BEFORE_FAULT = 3
+#: how many of a build's last output lines a failure shows
+BUILD_TAIL_LINES = 80
+#: ClickHouseDown's `for` (1 minute), plus a scrape and an evaluation (15 s each) and slack
+CLICKHOUSE_FIRING_LIMIT_S = 150.0
+#: lander SIGKILLs in a crash loop, and the pauses between them (cycled): a kill finds a lander
+#: starting, consuming, or in the middle of a flush
+LANDER_KILLS = 30
+KILL_PAUSES_S = (1.0, 2.5, 4.0)
+#: alerts that say HDFS refuses new blocks
+REFUSAL_ALERTS = ("HdfsDataNodeRefusesBlocks", "HdfsNoDataNodeTakesBlocks")
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A landing whose bronze is complete: the topics' prefix, the lake, eventsim's events."""
+
+    prefix: str
+    lake_url: str
+    events: dict[str, pd.DataFrame]
+
+
+@pytest.fixture(scope="module")
+def landed(
+    cluster: config.StackConfig, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession
+) -> Iterator[Landed]:
+    """One landing, without a fault, for the tests that fault the stages after it: bronze holds
+    each Kafka record once; the landers are stopped."""
+    with landing(cluster, tmp_path_factory.mktemp("landed"), "faultsrc") as flow:
+        flow.produced()
+        assert flow.wait_landed(spark), "bronze was not complete without a fault"
+        flow.assert_complete(spark)
+        flow.stop()
+        yield Landed(flow.prefix, flow.lake_url, flow.events)
+
+
+@pytest.fixture(scope="module")
+def built(
+    cluster: config.StackConfig,
+    landed: Landed,
+    tmp_path_factory: pytest.TempPathFactory,
+    spark: SparkSession,
+) -> Iterator[Landed]:
+    """`landed`'s lake built by dbt on the cluster without a fault: gold equals the
+    independent computation from eventsim's output."""
+    schema = landed.prefix.rstrip("_")
+    env = thrift_dbt_env(cluster, tmp_path_factory.mktemp("built"), landed.lake_url, schema,
+                         landed.prefix)  # fmt: skip
+    try:
+        run(BUILD, env=env, timeout=BUILD_TIMEOUT_S)
+        assert_gold_matches(spark, landed.lake_url, expected_reports(landed.events))
+        yield landed
+    finally:
+        drop_schema(cluster, schema)
+
+
+@contextmanager
+def own_lake(
+    cfg: config.StackConfig, spark: SparkSession, landed: Landed, name: str
+) -> Iterator[tuple[str, str]]:
+    """A lake of the test's own holding a copy of `landed`'s bronze (data, quarantine and
+    commit log), and a schema to build it into: (lake URL, schema). Both go afterwards."""
+    endpoints = clients.client_env(cfg)
+    schema = unique_name(name)
+    folder = HdfsDir(
+        path=f"{HDFS_TEST_ROOT}/{schema}",
+        hdfs_url=endpoints["SOUNDLAKE_HDFS_URL"],
+        webhdfs_url=endpoints["SOUNDLAKE_WEBHDFS_URL"],
+    )
+    lake_url = folder.url_of("lake")
+    try:
+        copy_tree(spark, f"{landed.lake_url}/bronze", f"{lake_url}/bronze")
+        yield lake_url, schema
+    finally:
+        try:
+            drop_schema(cfg, schema)
+        finally:
+            folder.webhdfs("", "DELETE", method="DELETE", recursive="true")
+
+
+def copy_tree(spark: SparkSession, source: str, target: str) -> None:
+    """Copies the HDFS folder `source` to `target` (Hadoop's FileUtil, in the test's Spark)."""
+    jvm = spark._jvm  # py4j: Hadoop's file system API
+    assert jvm is not None
+    conf = spark._jsc.hadoopConfiguration()
+    source_path, target_path = (
+        jvm.org.apache.hadoop.fs.Path(source),
+        jvm.org.apache.hadoop.fs.Path(target),
+    )
+    copied = jvm.org.apache.hadoop.fs.FileUtil.copy(
+        source_path.getFileSystem(conf), source_path, target_path.getFileSystem(conf),
+        target_path, False, conf,
+    )  # fmt: skip
+    assert copied, f"copying {source} to {target} failed"
+
+
+class Build:
+    """A dbt build running (`BUILD`), its output read as it runs."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.log: list[str] = []
+        self.process = subprocess.Popen(
+            BUILD, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.reader = threading.Thread(target=_read_into, args=(self.process, self.log))
+        self.reader.daemon = True
+        self.reader.start()
+
+    def models_done(self) -> int:
+        return sum(" OK created " in line for line in self.log)
+
+    def wait_models(self, count: int) -> None:
+        """Wait until the build has made `count` models; fail if it ends first."""
+        deadline = time.monotonic() + BUILD_TIMEOUT_S
+        while self.models_done() < count:
+            assert self.process.poll() is None, f"the build ended early:\n{self.tail()}"
+            assert time.monotonic() < deadline, f"no {count} models in time:\n{self.tail()}"
+            time.sleep(0.5)
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def finish(self) -> int:
+        """Wait for the build to end (killing it after BUILD_TIMEOUT_S): its exit code."""
+        try:
+            self.process.wait(timeout=BUILD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=60)
+            raise AssertionError(f"the build hung:\n{self.tail()}") from None
+        finally:
+            self.reader.join(timeout=60)
+        return self.process.returncode
+
+    def tail(self) -> str:
+        return "".join(self.log[-BUILD_TAIL_LINES:])
+
+
+def worker_with_executor(cfg: config.StackConfig) -> Service | None:
+    """A Spark worker that runs an executor now (the Thrift server's, during a build)."""
+    for index in range(cfg.count("spark_worker")):
+        url = f"http://{cfg.host}:{cfg.port('spark_worker_http') + index}/json/"
+        answer = process.http_get(url)
+        if answer is not None and answer[0] == 200 and json.loads(answer[1]).get("executors"):
+            return service_named(cfg, f"spark-worker-{index + 1}")
+    return None
+
+
+def kill_during_build(
+    cfg: config.StackConfig,
+    spark: SparkSession,
+    landed: Landed,
+    tmp_path: Path,
+    pick: Callable[[], Service | None],
+    port_name: str,
+) -> str:
+    """In a lake of its own with `landed`'s bronze, starts a dbt build, SIGKILLs the node
+    `pick` names once the build has made a few models, and waits for the build to end: it
+    completes, or it fails (then it runs again with the node back). Either way gold must equal
+    the independent computation, and the node's `ServiceDown` must fire and resolve once the
+    node runs again. The line of recovery times."""
+    with own_lake(cfg, spark, landed, "killbuild") as (lake_url, schema):
+        env = thrift_dbt_env(cfg, tmp_path, lake_url, schema, landed.prefix)
+        build = Build(env)
+        node: Service | None = None
+        try:
+            build.wait_models(MODELS_BEFORE_FAULT)
+            deadline = time.monotonic() + KAFKA_TIMEOUT_S
+            while (node := pick()) is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert node is not None, f"no node to kill during the build:\n{build.tail()}"
+            target = jmx_target(cfg, node, port_name)
+            assert resolved(alert_states(cfg, "ServiceDown", target)), f"{node.name} was down"
+            models_before = build.models_done()
+            assert process.signal_group(node.pidfile, signal.SIGKILL) is not None, node.name
+            killed = time.monotonic()
+            fired_s: float | None = None
+            while build.running():
+                if fired_s is None and firing(alert_states(cfg, "ServiceDown", target)):
+                    fired_s = time.monotonic() - killed
+                time.sleep(2)
+            status = build.finish()
+            ended_s = time.monotonic() - killed
+            if fired_s is None:
+                waited = wait_alert(cfg, "ServiceDown", target, firing, FIRING_LIMIT_S)
+                fired_s = None if waited is None else time.monotonic() - killed
+        finally:
+            if build.running():
+                build.process.kill()
+                build.finish()
+            if node is not None:
+                node.up()  # the next test needs the whole profile
+        restarted_s = time.monotonic() - killed
+        resolved_s = wait_alert(cfg, "ServiceDown", target, resolved, RESOLVE_LIMIT_S)
+        outcome = "completed" if status == 0 else f"failed (exit {status})"
+        rerun_s = None
+        if status != 0:
+            failure = build.tail()
+            assert "ERROR" in failure or "Error" in failure, f"no error named:\n{failure}"
+            run(BUILD, env=env, timeout=BUILD_TIMEOUT_S)
+            rerun_s = time.monotonic() - killed
+        assert_gold_matches(spark, lake_url, expected_reports(landed.events))
+        assert fired_s is not None, f"ServiceDown {target} did not fire"
+        assert resolved_s is not None, f"ServiceDown {target} still active after the restart"
+        rerun = "" if rerun_s is None else f", the build run again done at {rerun_s:.1f}s"
+        return (
+            f"{node.name} SIGKILLed after {models_before} models: the build {outcome} at "
+            f"{ended_s:.1f}s{rerun}, gold equal to the computation; ServiceDown firing at "
+            f"{fired_s:.1f}s, node started again at {restarted_s:.1f}s, alert resolved at "
+            f"{restarted_s + resolved_s:.1f}s (all from the kill)"
+        )
+
+
+def test_a_spark_worker_killed_during_a_dbt_build_costs_no_row(
+    cluster: config.StackConfig, landed: Landed, tmp_path: Path, spark: SparkSession
+) -> None:
+    """A worker running the Thrift server's executor is SIGKILLed (with the executor) during a
+    dbt build: Spark runs the lost tasks on the other worker's executor and the build
+    completes, or the build fails and runs again with the worker back; gold equals the
+    computation. The worker's ServiceDown (Spark's own metrics servlet is its target) fires,
+    and resolves once it runs again."""
+    print(
+        kill_during_build(
+            cluster, spark, landed, tmp_path, lambda: worker_with_executor(cluster),
+            "spark_worker_http",
+        )
+    )  # fmt: skip
+
+
+def test_a_datanode_killed_during_a_dbt_build_costs_no_row(
+    cluster: config.StackConfig, landed: Landed, tmp_path: Path, spark: SparkSession
+) -> None:
+    """A DataNode is SIGKILLed during a dbt build: Spark's HDFS client reads the other replicas
+    and writes its new blocks to the other two DataNodes; the build completes (or fails and
+    runs again with the DataNode back) and gold equals the computation. The DataNode's
+    ServiceDown fires, and resolves once it runs again."""
+    datanode = service_named(cluster, "hdfs-datanode-2")
+    print(
+        kill_during_build(
+            cluster, spark, landed, tmp_path, lambda: datanode, "hdfs_datanode_jmx_metrics"
+        )
+    )
+
+
+def clickhouse_tables(cfg: config.StackConfig, database: str) -> set[str]:
+    """The tables of `database` in the profile's ClickHouse."""
+    clickhouse = clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"]
+    query = f"SELECT name FROM system.tables WHERE database = '{database}' FORMAT JSON"  # noqa: S608
+    body = http_request(f"{clickhouse}/", method="POST", data=query.encode())
+    return {row["name"] for row in json.loads(body)["data"]}
+
+
+def test_clickhouse_killed_during_a_load_serves_whole_tables_and_the_next_load_completes(
+    cluster: config.StackConfig, built: Landed
+) -> None:
+    """Gold is loaded into ClickHouse; a second (full) load runs, and ClickHouse is SIGKILLed
+    while the load fills a staging table, and started again once ClickHouseDown fires. The
+    interrupted load ends (its retries give up, or it completes once ClickHouse is back); every
+    served table is whole (a table is swapped in only once its staging table is complete and
+    checked), and the next load completes. ClickHouseDown fires and resolves."""
+    clickhouse = service_named(cluster, "clickhouse")
+    endpoints = clients.client_env(cluster)
+    target = {"job": "clickhouse"}
+    database = unique_name("killch")
+    expected = expected_reports(built.events)
+    env = {**os.environ, "SOUNDLAKE_HDFS_URL": endpoints["SOUNDLAKE_HDFS_URL"]}
+    load = loader_command(cluster, built.lake_url, database)
+    url = endpoints["SOUNDLAKE_CLICKHOUSE_URL"]
+    http_request(f"{url}/", method="POST", data=f"CREATE DATABASE {database}".encode())
+    try:
+        run(load, env=env)
+        assert_clickhouse_matches(cluster, database, expected)
+        assert resolved(alert_states(cluster, "ClickHouseDown", target)), "ClickHouse was down"
+        loader = subprocess.Popen([*load, "--full"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        log: list[str] = []
+        reader = threading.Thread(target=_read_into, args=(loader, log), daemon=True)
+        reader.start()
+        try:
+            staging: set[str] = set()
+            while loader.poll() is None and not staging:
+                staging = {t for t in clickhouse_tables(cluster, database) if "_staging_" in t}
+                time.sleep(0.02)
+            assert staging, "the load ended before a staging table was seen:\n" + "".join(log)
+            assert process.signal_group(clickhouse.pidfile, signal.SIGKILL) is not None
+            killed = time.monotonic()
+            fired = wait_alert(cluster, "ClickHouseDown", target, firing, CLICKHOUSE_FIRING_LIMIT_S)
+            fired_s = None if fired is None else time.monotonic() - killed
+        finally:
+            clickhouse.up()
+        restarted_s = time.monotonic() - killed
+        status = loader.wait(timeout=LANDING_LIMIT_S)
+        reader.join(timeout=60)
+        ended_s = time.monotonic() - killed
+        assert status in (0, 1), f"the load crashed (exit {status}):\n{''.join(log[-60:])}"
+        # whole: each served table is the one loaded before or the new one, complete either way
+        assert_clickhouse_matches(cluster, database, expected)
+        run([*load, "--full"], env=env)
+        next_s = time.monotonic() - killed
+        assert_clickhouse_matches(cluster, database, expected)
+        leftovers = {t for t in clickhouse_tables(cluster, database) if t.startswith("_")}
+        assert leftovers <= {"_load_log"}, leftovers
+        resolved_s = wait_alert(cluster, "ClickHouseDown", target, resolved, RESOLVE_LIMIT_S)
+        assert fired_s is not None, "ClickHouseDown did not fire"
+        assert resolved_s is not None, "ClickHouseDown still active after the restart"
+        outcome = "completed" if status == 0 else "failed, leaving the served tables"
+        print(
+            f"clickhouse SIGKILLed while loading {sorted(staging)}: ClickHouseDown firing at "
+            f"{fired_s:.1f}s, ClickHouse started again at {restarted_s:.1f}s, the interrupted "
+            f"load {outcome} at {ended_s:.1f}s, every served table whole, the next load done at "
+            f"{next_s:.1f}s, alert resolved at {restarted_s + resolved_s:.1f}s (from the kill)"
+        )
+    finally:
+        drop_database(cluster, database)
+
+
+def blocks_scheduled(cfg: config.StackConfig) -> dict[str, float]:
+    """DataNode → the blocks the NameNode has scheduled on it (the profile's hdfs-exporter)."""
+    answer = process.http_get(f"http://{cfg.host}:{cfg.port('hdfs_exporter')}/metrics")
+    assert answer is not None and answer[0] == 200, "the profile's hdfs-exporter does not answer"
+    scheduled: dict[str, float] = {}
+    for line in answer[1].splitlines():
+        if line.startswith("soundlake_hdfs_datanode_blocks_scheduled{"):
+            labels, value = line.rsplit(" ", 1)
+            scheduled[labels.split('datanode="', 1)[1].split('"', 1)[0]] = float(value)
+    return scheduled
+
+
+@dataclass
+class RefusalWatch:
+    """Samples, every 2 s in a thread, the blocks scheduled per DataNode and the states of the
+    alerts that say HDFS refuses blocks."""
+
+    cfg: config.StackConfig
+    most_scheduled: dict[str, float] = field(default_factory=dict)
+    alerts_seen: set[tuple[str, str]] = field(default_factory=set)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.done.wait(2):
+            for datanode, count in blocks_scheduled(self.cfg).items():
+                self.most_scheduled[datanode] = max(count, self.most_scheduled.get(datanode, 0))
+            for alert in REFUSAL_ALERTS:
+                self.alerts_seen |= {(alert, s) for s in alert_states(self.cfg, alert, {})}
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=60)
+
+
+def test_a_crash_loop_of_landers_leaves_hdfs_writable_for_a_dbt_build(
+    cluster: config.StackConfig, tmp_path: Path, spark: SparkSession
+) -> None:
+    """The two landers are SIGKILLed 30 times in turn during a landing, each started again at
+    once (a supervisor restarting a crashing service), and a dbt build runs straight after:
+    bronze holds each record once, the build completes and gold equals the computation. Killed
+    writers leave open files whose blocks the NameNode keeps scheduled; a lander started again
+    deletes its staging folder's files first, which drops them, so HDFS never refuses blocks:
+    neither HdfsDataNodeRefusesBlocks nor HdfsNoDataNodeTakesBlocks is even pending."""
+    with landing(cluster, tmp_path, "crashloop") as flow:
+        flow.wait_logged(ASSIGNED_LINE)
+        watch = RefusalWatch(cluster)
+        started = time.monotonic()
+        try:
+            for kill in range(LANDER_KILLS):
+                flow.kill_and_restart_lander(kill % LANDERS + 1)
+                time.sleep(KILL_PAUSES_S[kill % len(KILL_PAUSES_S)])
+            burst_s = time.monotonic() - started
+            flow.produced()
+            assert flow.wait_landed(spark), "bronze was not complete after the crash loop"
+            landed_s = time.monotonic() - started
+            flow.assert_complete(spark)
+            schema = flow.prefix.rstrip("_")
+            env = thrift_dbt_env(cluster, tmp_path, flow.lake_url, schema, flow.prefix)
+            try:
+                run(BUILD, env=env, timeout=BUILD_TIMEOUT_S)
+                built_s = time.monotonic() - started
+                assert_gold_matches(spark, flow.lake_url, expected_reports(flow.events))
+            finally:
+                drop_schema(cluster, schema)
+        finally:
+            watch.stop()
+        most = ", ".join(f"{d} {n:.0f}" for d, n in sorted(watch.most_scheduled.items()))
+        print(
+            f"{LANDER_KILLS} lander SIGKILLs in {burst_s:.1f}s: bronze complete at "
+            f"{landed_s:.1f}s, the dbt build done at {built_s:.1f}s (from the first kill); "
+            f"most blocks scheduled per DataNode: {most}"
+        )
+        assert not watch.alerts_seen, f"HDFS refused blocks: {sorted(watch.alerts_seen)}"

@@ -1,4 +1,5 @@
-"""The Prometheus JMX exporter java agent on the stack's JVM services (Kafka, HDFS).
+"""The Prometheus JMX exporter java agent on the stack's JVM services (Kafka, HDFS), and the
+file_sd targets through which the local Prometheus finds the stack's services.
 
 `io.prometheus.jmx:jmx_prometheus_javaagent` from Maven Central serves a JVM's MBeans, renamed by
 the rules in ops/jmx/*.yml, on its own port (stack.toml: `kafka_jmx_metrics`,
@@ -46,14 +47,24 @@ def agent_opts(cfg: StackConfig, port_name: str, rules: str, *, index: int = 0) 
 
 
 def register_target(
-    cfg: StackConfig, job: str, port_name: str, *, instance: str | None = None, index: int = 0
+    cfg: StackConfig,
+    job: str,
+    port_name: str,
+    *,
+    instance: str | None = None,
+    index: int = 0,
+    metrics_path: str | None = None,
 ) -> Path:
     """Writes the file_sd target of `job` for the local Prometheus (read on change); an
-    instance of a multiplied service (`instance`, e.g. kafka-2) gets a file of its own."""
+    instance of a multiplied service (`instance`, e.g. kafka-2) gets a file of its own. A
+    service serving its metrics elsewhere than `/metrics` names the path (`metrics_path`)."""
     targets = cfg.conf("prometheus") / "targets"
     targets.mkdir(parents=True, exist_ok=True)
     path = targets / f"{instance or job}.yml"
     address = f"{cfg.host}:{cfg.port(port_name) + index}"
-    entry = [{"targets": [address], "labels": {"job": job}}]
+    labels = {"job": job}
+    if metrics_path is not None:
+        labels["__metrics_path__"] = metrics_path
+    entry = [{"targets": [address], "labels": labels}]
     path.write_text(json.dumps(entry) + "\n")
     return path

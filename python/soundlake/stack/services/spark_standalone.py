@@ -21,10 +21,13 @@ from pathlib import Path
 from .. import java, process
 from ..config import StackConfig
 from ..service import Service, StackError
+from . import jmx_exporter
 from .spark_metastore import venv_python
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+#: Spark's own Prometheus sink, a servlet on the daemon's web UI
+PROMETHEUS_SERVLET = "org.apache.spark.metrics.sink.PrometheusServlet"
 
 
 def spark_home(cfg: StackConfig) -> Path:
@@ -99,10 +102,17 @@ def client_env(cfg: StackConfig) -> dict[str, str]:
 
 
 class _SparkDaemon(Service):
-    """A daemon started by pyspark's `spark-class`."""
+    """A daemon started by pyspark's `spark-class`. It serves its metrics (the master: workers
+    alive, applications; a worker: cores and memory used, executors) in Prometheus' text format
+    on its web UI (`metrics_path`, Spark's PrometheusServlet), and registers that as the local
+    Prometheus' target: a daemon that dies is `ServiceDown`."""
 
     main_class = ""
     heap_key = ""
+    #: the daemon's instance in Spark's metrics system (`master`, `worker`)
+    metrics_instance = ""
+    metrics_path = ""
+    http_port_name = ""
     start_timeout = 90.0
 
     @classmethod
@@ -120,11 +130,24 @@ class _SparkDaemon(Service):
         spark_class = spark_home(self.cfg) / "bin" / "spark-class"
         return [str(spark_class), self.main_class, *self.daemon_args()]
 
+    def register_target(self) -> None:
+        jmx_exporter.register_target(
+            self.cfg,
+            type(self).name,
+            self.http_port_name,
+            instance=self.name,
+            index=self.index,
+            metrics_path=self.metrics_path,
+        )
+
     def env(self) -> dict[str, str]:
+        sink = f"spark.metrics.conf.{self.metrics_instance}.sink.prometheusServlet"
+        metrics = f"-D{sink}.class={PROMETHEUS_SERVLET} -D{sink}.path={self.metrics_path}"
         return {
             "SPARK_HOME": str(spark_home(self.cfg)),
             "SPARK_CONF_DIR": str(conf_dir(self.cfg)),
             "SPARK_DAEMON_MEMORY": self.cfg.memory[self.heap_key],
+            "SPARK_DAEMON_JAVA_OPTS": metrics,
             "SPARK_LOCAL_IP": self.cfg.host,
             "SPARK_LOG_DIR": str(self.cfg.logs_dir),
             "SPARK_PID_DIR": str(self.cfg.run_dir),
@@ -136,6 +159,12 @@ class SparkMaster(_SparkDaemon):
     port_names = ("spark_master", "spark_master_http")
     main_class = MASTER_CLASS
     heap_key = "spark_master"
+    metrics_instance = "master"
+    metrics_path = "/metrics/master/prometheus"
+    http_port_name = "spark_master_http"
+
+    def prepare(self) -> None:
+        self.register_target()
 
     def daemon_args(self) -> list[str]:
         return [
@@ -160,8 +189,12 @@ class SparkWorker(_SparkDaemon):
     main_class = WORKER_CLASS
     heap_key = "spark_worker"
     count_key = "spark_worker"
+    metrics_instance = "worker"
+    metrics_path = "/metrics/prometheus"
+    http_port_name = "spark_worker_http"
 
     def prepare(self) -> None:
+        self.register_target()
         if master_state(self.cfg) is None:
             raise StackError(
                 f"the Spark master does not answer on {self.cfg.host}:"
