@@ -137,7 +137,8 @@ class _SparkDaemon(Service):
             self.http_port_name,
             instance=self.name,
             index=self.index,
-            metrics_path=self.metrics_path,
+            # the UI answers the servlet's path with a redirect to the path with a slash
+            metrics_path=f"{self.metrics_path}/",
         )
 
     def env(self) -> dict[str, str]:
