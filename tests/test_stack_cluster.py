@@ -527,6 +527,34 @@ def thrift_dbt_env(
     }
 
 
+#: the builds of the fault tests leave out dbt's unit tests: they check SQL on rows of their own,
+#: not the data a fault touches (the data tests stay in)
+FAULT_BUILD = [SOUNDLAKE_DBT, "build", "--target", "thrift", "--exclude-resource-type", "unit_test"]
+
+
+def assert_gold_after_build(
+    cfg: config.StackConfig,
+    spark: SparkSession,
+    tmp_path: Path,
+    lake_url: str,
+    prefix: str,
+    events: dict[str, pd.DataFrame],
+) -> float:
+    """Builds the lake `lake_url` (the topics named with `prefix`) with dbt through the
+    profile's Thrift server, and checks that gold equals the independent computation from
+    eventsim's `events`; the schema goes afterwards. The build's seconds."""
+    schema = prefix.rstrip("_")
+    env = thrift_dbt_env(cfg, tmp_path, lake_url, schema, prefix)
+    started = time.monotonic()
+    try:
+        run(FAULT_BUILD, env=env, timeout=BUILD_TIMEOUT_S)
+        built = time.monotonic() - started
+        assert_gold_matches(spark, lake_url, expected_reports(events))
+    finally:
+        drop_schema(cfg, schema)
+    return built
+
+
 def drop_schema(cfg: config.StackConfig, schema: str) -> None:
     """Drops a test's schema (its tables' files are in the test's lake) from the Thrift
     server's metastore."""
@@ -675,6 +703,8 @@ def test_a_killed_lander_hands_its_partitions_to_the_other(
         assert landers[1].poll() is None, "the surviving lander exited"
         assert_bronze_equals_kafka(spark, lake_url, prefix, brokers, events)
         assert bronze_writers(spark, lake_url, prefix) <= {victim, survivor}
+        built_s = assert_gold_after_build(cluster, spark, tmp_path, lake_url, prefix, events)
+        print(f"then gold equal to the computation after a dbt build of {built_s:.1f}s")
     finally:
         for lander in landers:
             if lander.poll() is None:

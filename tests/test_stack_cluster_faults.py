@@ -57,12 +57,13 @@ from test_dbt_pipeline import (
 )
 from test_stack_cluster import (
     CLUSTER_SIMULATION,
+    FAULT_BUILD,
     LANDERS,
     PARTITIONS,
     ROOT,
-    SOUNDLAKE_DBT,
     assert_bronze_equals_kafka,
     assert_clickhouse_matches,
+    assert_gold_after_build,
     assert_gold_matches,
     bronze_per_partition,
     cluster,
@@ -203,6 +204,12 @@ class Landing:
             time.sleep(5)
         return True
 
+    def assert_gold(self, cfg: config.StackConfig, spark: SparkSession, tmp_path: Path) -> float:
+        """A dbt build of this landing's lake gives the computation's gold: its seconds."""
+        return assert_gold_after_build(
+            cfg, spark, tmp_path, self.lake_url, self.prefix, self.events
+        )
+
     def assert_complete(self, spark: SparkSession) -> None:
         """The landers still run, and bronze holds each Kafka record once."""
         for lander, log in zip(self.landers, self.logs, strict=True):
@@ -326,11 +333,16 @@ def jmx_target(cfg: config.StackConfig, node: Service, port_name: str) -> dict[s
 
 
 def kill_and_restart(
-    cfg: config.StackConfig, spark: SparkSession, flow: Landing, node: Service, port_name: str
+    cfg: config.StackConfig,
+    spark: SparkSession,
+    tmp_path: Path,
+    flow: Landing,
+    node: Service,
+    port_name: str,
 ) -> str:
     """SIGKILLs `node`, waits for the pipeline to complete while it is down and for its
-    `ServiceDown` to fire, starts it again and waits for the alert to resolve: the line of
-    recovery times."""
+    `ServiceDown` to fire, starts it again and waits for the alert to resolve, then builds the
+    lake with dbt (gold must equal the computation): the line of recovery times."""
     target = jmx_target(cfg, node, port_name)
     assert resolved(alert_states(cfg, "ServiceDown", target)), "the node was down before"
     assert process.signal_group(node.pidfile, signal.SIGKILL) is not None, f"{node.name} not up"
@@ -350,11 +362,13 @@ def kill_and_restart(
     flow.assert_complete(spark)
     assert fired_s is not None, f"ServiceDown {target} did not fire within {FIRING_LIMIT_S:.0f}s"
     assert resolved_s is not None, f"ServiceDown {target} still active after the restart"
+    built_s = flow.assert_gold(cfg, spark, tmp_path)
     return (
         f"{node.name} SIGKILLed (eventsim {'still producing' if producing else 'done'}): "
         f"bronze complete at {landed_s:.1f}s, ServiceDown firing at {fired_s:.1f}s, "
         f"node started again at {restarted_s:.1f}s, alert resolved at "
-        f"{restarted_s + resolved_s:.1f}s (all from the kill)"
+        f"{restarted_s + resolved_s:.1f}s (all from the kill); gold equal after a dbt build "
+        f"of {built_s:.1f}s"
     )
 
 
@@ -371,7 +385,7 @@ def test_a_killed_partition_leader_broker_loses_nothing_and_is_reported(
         leaders = partition_leaders(flow.admin, flow.topics)
         leader = max(leaders, key=lambda broker: leaders[broker])
         broker = service_named(cluster, f"kafka-{leader}")
-        line = kill_and_restart(cluster, spark, flow, broker, "kafka_jmx_metrics")
+        line = kill_and_restart(cluster, spark, tmp_path, flow, broker, "kafka_jmx_metrics")
         print(f"{line}; it led {leaders[leader]} of {sum(leaders.values())} partitions")
 
 
@@ -384,7 +398,9 @@ def test_a_killed_datanode_loses_nothing_and_is_reported(
     ServiceDown fires, and resolves once it does (the deployment docs, "Faults")."""
     with landing(cluster, tmp_path, "killdatanode") as flow:
         datanode = service_named(cluster, "hdfs-datanode-2")
-        print(kill_and_restart(cluster, spark, flow, datanode, "hdfs_datanode_jmx_metrics"))
+        print(
+            kill_and_restart(cluster, spark, tmp_path, flow, datanode, "hdfs_datanode_jmx_metrics")
+        )
 
 
 def test_a_stopped_namenode_holds_the_landers_which_then_finish(
@@ -418,11 +434,13 @@ def test_a_stopped_namenode_holds_the_landers_which_then_finish(
         cleared = wait_alert(cluster, "ServiceDown", target, resolved, RESOLVE_LIMIT_S)
         cleared_s = None if cleared is None else time.monotonic() - stopped
         flow.assert_complete(spark)
+        built_s = flow.assert_gold(cluster, spark, tmp_path)
         states = ", ".join(f"{s} at {t:.1f}s" for s, t in sorted(seen.items(), key=lambda i: i[1]))
         print(
             f"hdfs-namenode SIGSTOPped, SIGCONT at {continued_s:.1f}s: bronze complete at "
             f"{landed_s:.1f}s, ServiceDown {states or 'never seen'}, no alert left at "
-            f"{'never' if cleared_s is None else f'{cleared_s:.1f}s'} (all from the stop)"
+            f"{'never' if cleared_s is None else f'{cleared_s:.1f}s'} (all from the stop); "
+            f"gold equal after a dbt build of {built_s:.1f}s"
         )
         assert "pending" in seen, f"Prometheus did not see the NameNode stopped: {seen}"
         assert cleared_s is not None, "ServiceDown of the NameNode still active after SIGCONT"
@@ -430,9 +448,6 @@ def test_a_stopped_namenode_holds_the_landers_which_then_finish(
 
 # -- faults of the modeling and serving stages ------------------------------------------------------
 
-#: the builds of these tests leave out dbt's unit tests: they check SQL on rows of their own,
-#: not the data a fault touches (the data tests stay in)
-BUILD = [SOUNDLAKE_DBT, "build", "--target", "thrift", "--exclude-resource-type", "unit_test"]
 #: models a build has made before the fault strikes
 MODELS_BEFORE_FAULT = 3
 #: how many of a build's last output lines a failure shows
@@ -476,18 +491,13 @@ def built(
     landed: Landed,
     tmp_path_factory: pytest.TempPathFactory,
     spark: SparkSession,
-) -> Iterator[Landed]:
+) -> Landed:
     """`landed`'s lake built by dbt on the cluster without a fault: gold equals the
     independent computation from eventsim's output."""
-    schema = landed.prefix.rstrip("_")
-    env = thrift_dbt_env(cluster, tmp_path_factory.mktemp("built"), landed.lake_url, schema,
-                         landed.prefix)  # fmt: skip
-    try:
-        run(BUILD, env=env, timeout=BUILD_TIMEOUT_S)
-        assert_gold_matches(spark, landed.lake_url, expected_reports(landed.events))
-        yield landed
-    finally:
-        drop_schema(cluster, schema)
+    lake, prefix = landed.lake_url, landed.prefix
+    tmp_path = tmp_path_factory.mktemp("built")
+    assert_gold_after_build(cluster, spark, tmp_path, lake, prefix, landed.events)
+    return landed
 
 
 @contextmanager
@@ -531,12 +541,17 @@ def copy_tree(spark: SparkSession, source: str, target: str) -> None:
 
 
 class Build:
-    """A dbt build running (`BUILD`), its output read as it runs."""
+    """A dbt build running (`FAULT_BUILD`), its output read as it runs."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.log: list[str] = []
         self.process = subprocess.Popen(
-            BUILD, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            FAULT_BUILD,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.reader = threading.Thread(target=_read_into, args=(self.process, self.log))
         self.reader.daemon = True
@@ -633,7 +648,7 @@ def kill_during_build(
         if status != 0:
             failure = build.tail()
             assert "ERROR" in failure or "Error" in failure, f"no error named:\n{failure}"
-            run(BUILD, env=env, timeout=BUILD_TIMEOUT_S)
+            run(FAULT_BUILD, env=env, timeout=BUILD_TIMEOUT_S)
             rerun_s = time.monotonic() - killed
         assert_gold_matches(spark, lake_url, expected_reports(landed.events))
         assert fired_s is not None, f"ServiceDown {target} did not fire"
@@ -813,14 +828,8 @@ def test_a_crash_loop_of_landers_leaves_hdfs_writable_for_a_dbt_build(
             assert flow.wait_landed(spark), "bronze was not complete after the crash loop"
             landed_s = time.monotonic() - started
             flow.assert_complete(spark)
-            schema = flow.prefix.rstrip("_")
-            env = thrift_dbt_env(cluster, tmp_path, flow.lake_url, schema, flow.prefix)
-            try:
-                run(BUILD, env=env, timeout=BUILD_TIMEOUT_S)
-                built_s = time.monotonic() - started
-                assert_gold_matches(spark, flow.lake_url, expected_reports(flow.events))
-            finally:
-                drop_schema(cluster, schema)
+            flow.assert_gold(cluster, spark, tmp_path)
+            built_s = time.monotonic() - started
         finally:
             watch.stop()
         most = ", ".join(f"{d} {n:.0f}" for d, n in sorted(watch.most_scheduled.items()))
