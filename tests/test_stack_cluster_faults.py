@@ -4,8 +4,9 @@ real data flows, and the pipeline carries on by itself.
 The landing faults produce a small seeded simulation with eventsim into the profile's Kafka (a
 topic prefix of their own) while two landers of one consumer group land it into the lake on
 HDFS, inject their fault, then check that bronze holds each Kafka record once (per partition,
-against the brokers' watermarks), that the landers still run, and what the profile's Prometheus
-made of the fault (ops/prometheus/alerts/):
+against the brokers' watermarks), that the landers still run, what the profile's Prometheus made
+of the fault (ops/prometheus/alerts/), and that a dbt build of the lake gives gold equal to the
+independent computation from eventsim's output (test_dbt_pipeline):
 
 - a Kafka broker, leader of some of the topics' partitions, SIGKILLed and started again:
   `ServiceDown` of its target fires and resolves;
@@ -17,7 +18,7 @@ made of the fault (ops/prometheus/alerts/):
 
 The modeling and serving faults share one landing (a module fixture); each dbt build runs in a
 lake of its own with a copy of its bronze, through the profile's Thrift server, and gold must
-equal the independent computation from eventsim's output (test_dbt_pipeline):
+equal the computation too:
 
 - a Spark worker running an executor, and a DataNode, each SIGKILLed during a dbt build: the
   build completes, or fails and runs again with the node back; `ServiceDown` fires and
