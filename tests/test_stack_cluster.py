@@ -69,10 +69,15 @@ def cluster() -> config.StackConfig:
 
 
 def _answers(cfg: config.StackConfig) -> dict[str, bool]:
+    """Whether the profile's Kafka, HDFS and Spark master answer, started from this checkout
+    (the fault tests signal its processes by their pid files: a profile that another checkout
+    started on the same ports is not this one's)."""
+    kafka = Kafka(cfg, 0)
     return {
-        "kafka": Kafka(cfg, 0).healthy(),
-        "hdfs": hdfs.namenode_state(cfg) is not None,
-        "spark-master": spark_standalone.master_state(cfg) is not None,
+        "kafka": kafka.running() and kafka.healthy(),
+        "hdfs": hdfs.HdfsNameNode(cfg).running() and hdfs.namenode_state(cfg) is not None,
+        "spark-master": spark_standalone.SparkMaster(cfg).running()
+        and spark_standalone.master_state(cfg) is not None,
     }
 
 
@@ -111,6 +116,8 @@ def test_the_cluster_profile_multiplies_the_nodes_in_its_own_folder(
     ]  # fmt: skip
     assert single.spark_master is None
     assert clients.client_env(single)["SOUNDLAKE_KAFKA_BROKERS"] == f"{single.host}:9092"
+    registry = f"http://{cluster.host}:{cluster.port('schema_registry')}/apis/ccompat/v7"
+    assert clients.client_env(cluster)["SOUNDLAKE_SCHEMA_REGISTRY_URL"] == registry
 
 
 def test_the_cluster_profile_shares_no_port_with_the_single_node_stack(
@@ -364,9 +371,16 @@ LANDERS = 2
 PARTITIONS = 4
 
 
+def producing(cfg: config.StackConfig) -> list[str]:
+    """eventsim's flags to produce into the profile's Kafka with its schema registry."""
+    endpoints = clients.client_env(cfg)
+    return ["--kafka-brokers", endpoints["SOUNDLAKE_KAFKA_BROKERS"],
+            "--schema-registry-url", endpoints["SOUNDLAKE_SCHEMA_REGISTRY_URL"]]  # fmt: skip
+
+
 def start_lander(
+    cfg: config.StackConfig,
     ingest: str,
-    brokers: str,
     topics: list[str],
     lake_url: str,
     prefix: str,
@@ -374,9 +388,16 @@ def start_lander(
     *,
     until_caught_up: bool,
 ) -> subprocess.Popen[str]:
-    """Lander `number` of the consumer group `<prefix>landers`, writer id `<prefix>lander<n>`."""
+    """Lander `number` of the consumer group `<prefix>landers`, writer id `<prefix>lander<n>`,
+    on the profile's Kafka and schema registry."""
+    endpoints = clients.client_env(cfg)
+    brokers, registry = (
+        endpoints["SOUNDLAKE_KAFKA_BROKERS"],
+        endpoints["SOUNDLAKE_SCHEMA_REGISTRY_URL"],
+    )
     return subprocess.Popen(
-        [ingest, "--brokers", brokers, "--topics", ",".join(topics), "--lake-url", lake_url,
+        [ingest, "--brokers", brokers, "--schema-registry-url", registry,
+         "--topics", ",".join(topics), "--lake-url", lake_url,
          "--group", f"{prefix}landers", "--writer-id", f"{prefix}lander{number}",
          "--metrics-addr", "none", *(["--until-caught-up"] if until_caught_up else [])],
         cwd=ROOT,
@@ -464,12 +485,12 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
     database = schema
     admin = AdminClient({"bootstrap.servers": brokers})
     try:
-        run([eventsim, *CLUSTER_SIMULATION, "--kafka-brokers", brokers,
+        run([eventsim, *CLUSTER_SIMULATION, *producing(cluster),
              "--topic-prefix", prefix, "--partitions", str(PARTITIONS)])  # fmt: skip
 
         # two landers in one consumer group share the partitions
         landers = [
-            start_lander(ingest, brokers, topics, lake_url, prefix, n, until_caught_up=True)
+            start_lander(cluster, ingest, topics, lake_url, prefix, n, until_caught_up=True)
             for n in range(1, LANDERS + 1)
         ]
         t0 = time.monotonic()
@@ -650,10 +671,10 @@ def test_a_killed_lander_hands_its_partitions_to_the_other(
     admin = AdminClient({"bootstrap.servers": brokers})
     landers: list[subprocess.Popen[str]] = []
     try:
-        run([eventsim, *CLUSTER_SIMULATION, "--kafka-brokers", brokers,
+        run([eventsim, *CLUSTER_SIMULATION, *producing(cluster),
              "--topic-prefix", prefix, "--partitions", str(PARTITIONS)])  # fmt: skip
         landers = [
-            start_lander(ingest, brokers, topics, lake_url, prefix, n, until_caught_up=False)
+            start_lander(cluster, ingest, topics, lake_url, prefix, n, until_caught_up=False)
             for n in (1, 2)
         ]
         victim, survivor = f"{prefix}lander1", f"{prefix}lander2"

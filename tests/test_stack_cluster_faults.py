@@ -71,6 +71,7 @@ from test_stack_cluster import (
     drop_database,
     drop_schema,
     loader_command,
+    producing,
     start_lander,
     thrift_dbt_env,
 )
@@ -115,6 +116,8 @@ class Landing:
     producer: subprocess.Popen[str]
     #: the soundlake-ingest binary
     ingest: str
+    #: the profile
+    cfg: config.StackConfig
     landers: list[subprocess.Popen[str]] = field(default_factory=list)
     #: each lander's output lines, read as it runs (a fault makes a lander log retries: a pipe
     #: nobody reads fills up and blocks the lander's next log line)
@@ -130,7 +133,7 @@ class Landing:
             self.readers.append(self._read(number))
 
     def _start_lander(self, number: int) -> subprocess.Popen[str]:
-        return start_lander(self.ingest, self.brokers, self.topics, self.lake_url, self.prefix,
+        return start_lander(self.cfg, self.ingest, self.topics, self.lake_url, self.prefix,
                             number, until_caught_up=False)  # fmt: skip
 
     def _read(self, number: int) -> threading.Thread:
@@ -236,7 +239,7 @@ def landing(cfg: config.StackConfig, tmp_path: Path, name: str) -> Iterator[Land
         webhdfs_url=endpoints["SOUNDLAKE_WEBHDFS_URL"],
     )
     producer = subprocess.Popen(
-        [eventsim, *CLUSTER_SIMULATION, "--kafka-brokers", brokers,
+        [eventsim, *CLUSTER_SIMULATION, *producing(cfg),
          "--topic-prefix", prefix, "--partitions", str(PARTITIONS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -250,6 +253,7 @@ def landing(cfg: config.StackConfig, tmp_path: Path, name: str) -> Iterator[Land
         admin=AdminClient({"bootstrap.servers": brokers}),
         producer=producer,
         ingest=ingest,
+        cfg=cfg,
     )
     try:
         deadline = time.monotonic() + KAFKA_TIMEOUT_S

@@ -12,6 +12,7 @@ import shlex
 from .config import StackConfig
 from .services import kafka, spark_standalone
 from .services.hdfs import default_fs
+from .services.schema_registry import SchemaRegistry
 from .services.spark_metastore import client_jar, metastore_url
 
 
@@ -20,6 +21,7 @@ def client_env(cfg: StackConfig) -> dict[str, str]:
     host = cfg.host
     env = {
         "SOUNDLAKE_KAFKA_BROKERS": kafka.bootstrap(cfg),
+        "SOUNDLAKE_SCHEMA_REGISTRY_URL": SchemaRegistry(cfg).base_url,
         "SOUNDLAKE_HDFS_URL": default_fs(cfg),
         "SOUNDLAKE_WEBHDFS_URL": f"http://{host}:{cfg.port('hdfs_namenode_http')}",
         "SOUNDLAKE_LAKE_URL": f"{default_fs(cfg)}/lake",
