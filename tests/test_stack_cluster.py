@@ -464,7 +464,7 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
     the profile's Thrift server (Spark standalone) → ClickHouse: bronze holds each Kafka record
     once, and the gold reports (in the lake and in ClickHouse) equal an independent
     computation from eventsim's own output of the same simulation."""
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin import AdminClient, NewTopic
 
     endpoints = clients.client_env(cluster)
     brokers = endpoints["SOUNDLAKE_KAFKA_BROKERS"]
@@ -484,19 +484,29 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
     schema = prefix.rstrip("_")
     database = schema
     admin = AdminClient({"bootstrap.servers": brokers})
+    landers: list[subprocess.Popen[str]] = []
     try:
-        run([eventsim, *CLUSTER_SIMULATION, *producing(cluster),
-             "--topic-prefix", prefix, "--partitions", str(PARTITIONS)])  # fmt: skip
-
-        # two landers in one consumer group share the partitions
+        # two landers in one consumer group share the partitions: both own some before a record
+        # is produced (else the first to join may land everything before the other joins)
+        created = admin.create_topics([NewTopic(t, num_partitions=PARTITIONS) for t in topics])
+        for future in created.values():
+            future.result(timeout=KAFKA_TIMEOUT_S)
         landers = [
-            start_lander(cluster, ingest, topics, lake_url, prefix, n, until_caught_up=True)
+            start_lander(cluster, ingest, topics, lake_url, prefix, n, until_caught_up=False)
             for n in range(1, LANDERS + 1)
         ]
+        shared = wait_assignment(admin, f"{prefix}landers", lambda a: len(a) == LANDERS
+                                 and sum(a.values()) == PARTITIONS * len(TOPICS)
+                                 and all(a.values()), 120)  # fmt: skip
+        assert len(shared) == LANDERS and all(shared.values()), shared
+        run([eventsim, *CLUSTER_SIMULATION, *producing(cluster),
+             "--topic-prefix", prefix, "--partitions", str(PARTITIONS)])  # fmt: skip
         t0 = time.monotonic()
-        outputs = [lander.communicate(timeout=600)[0] for lander in landers]
-        print(f"landers caught up in {time.monotonic() - t0:.1f}s")
-        for lander, output in zip(landers, outputs, strict=True):
+        assert wait_bronze(spark, lake_url, topics, sum(len(f) for f in events.values()), 600)
+        print(f"landers landed everything {time.monotonic() - t0:.1f}s after eventsim ended")
+        for lander in landers:
+            lander.terminate()
+            output = lander.communicate(timeout=60)[0]
             assert lander.returncode == 0, output[-4000:]
 
         # bronze: every Kafka record once, per partition, against the brokers' watermarks
@@ -518,6 +528,10 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
         run(loader_command(cluster, lake_url, database), env=env)
         assert_clickhouse_matches(cluster, database, expected)
     finally:
+        for lander in landers:
+            if lander.poll() is None:
+                lander.kill()
+                lander.communicate(timeout=60)
         delete_topics(admin, topics)
         try:
             drop_schema(cluster, schema)
@@ -637,6 +651,46 @@ def drop_database(cfg: config.StackConfig, database: str) -> None:
 TAKEOVER_LIMIT_S = 30.0
 
 
+def wait_assignment(
+    admin: AdminClient,
+    group: str,
+    condition: Callable[[dict[str, int]], bool],
+    limit: float,
+) -> dict[str, int]:
+    """The consumer group's assignment (`group_assignment`) once it meets `condition`, or as it
+    is after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            assignment = group_assignment(admin, group)
+        except Exception:  # the group does not exist yet
+            assignment = {}
+        if condition(assignment) or time.monotonic() > deadline:
+            return assignment
+        time.sleep(0.25)
+
+
+def wait_bronze(
+    spark: SparkSession, lake_url: str, topics: list[str], expected: int, limit: float
+) -> bool:
+    """Wait until bronze holds `expected` rows in the tables of `topics` (checked exactly
+    after); False when it does not within `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while True:
+        landed = 0
+        for topic in topics:
+            try:
+                per_partition = bronze_per_partition(spark, f"{lake_url}/bronze/{topic}")
+            except Exception:  # a table without files yet
+                per_partition = {}
+            landed += sum(n for n, _ in per_partition.values())
+        if landed >= expected:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(5)
+
+
 def group_assignment(admin: AdminClient, group: str) -> dict[str, int]:
     """member (group.instance.id, else client id) → how many partitions it is assigned."""
     described = admin.describe_consumer_groups([group])[group].result(timeout=KAFKA_TIMEOUT_S)
@@ -680,47 +734,28 @@ def test_a_killed_lander_hands_its_partitions_to_the_other(
         victim, survivor = f"{prefix}lander1", f"{prefix}lander2"
         total = PARTITIONS * len(TOPICS)
 
-        def wait_for(condition: Callable[[dict[str, int]], bool], limit: float) -> dict[str, int]:
-            deadline = time.monotonic() + limit
-            while True:
-                try:
-                    assignment = group_assignment(admin, group)
-                except Exception:  # the group does not exist yet
-                    assignment = {}
-                if condition(assignment) or time.monotonic() > deadline:
-                    return assignment
-                time.sleep(0.25)
-
         # both members own partitions (a cooperative rebalance passes through states where
         # the newcomer has none yet)
-        shared = wait_for(
-            lambda a: len(a) == 2 and sum(a.values()) == total and all(a.values()), 120
+        shared = wait_assignment(
+            admin,
+            group,
+            lambda a: len(a) == 2 and sum(a.values()) == total and all(a.values()),
+            120,
         )
         assert set(shared) == {victim, survivor} and all(shared.values()), shared
 
         landers[0].kill()  # SIGKILL, mid-landing
         killed_at = time.monotonic()
-        alone = wait_for(lambda a: a == {survivor: total}, TAKEOVER_LIMIT_S + 30)
+        alone = wait_assignment(
+            admin, group, lambda a: a == {survivor: total}, TAKEOVER_LIMIT_S + 30
+        )
         takeover_s = time.monotonic() - killed_at
         print(f"lander SIGKILLed: the other had all {total} partitions after {takeover_s:.1f}s")
         assert alone == {survivor: total}, alone
         assert takeover_s <= TAKEOVER_LIMIT_S, f"takeover took {takeover_s:.1f}s"
 
         # the survivor lands the rest: wait until bronze holds every record, then check once
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                landed = sum(
-                    sum(
-                        n for n, _ in bronze_per_partition(spark, f"{lake_url}/bronze/{t}").values()
-                    )
-                    for t in topics
-                )
-            except Exception:  # a table without files yet
-                landed = 0
-            if landed >= sum(len(frame) for frame in events.values()):
-                break
-            time.sleep(5)
+        wait_bronze(spark, lake_url, topics, sum(len(frame) for frame in events.values()), 600)
         assert landers[1].poll() is None, "the surviving lander exited"
         assert_bronze_equals_kafka(spark, lake_url, prefix, brokers, events)
         assert bronze_writers(spark, lake_url, prefix) <= {victim, survivor}

@@ -66,7 +66,6 @@ from test_stack_cluster import (
     assert_clickhouse_matches,
     assert_gold_after_build,
     assert_gold_matches,
-    bronze_per_partition,
     cluster,
     drop_database,
     drop_schema,
@@ -74,6 +73,7 @@ from test_stack_cluster import (
     producing,
     start_lander,
     thrift_dbt_env,
+    wait_bronze,
 )
 
 from soundlake.stack import clients, config, process
@@ -186,27 +186,11 @@ class Landing:
         output = self.producer.communicate(timeout=LANDING_LIMIT_S)[0]
         assert self.producer.returncode == 0, output[-4000:]
 
-    def landed(self, spark: SparkSession) -> int:
-        """How many rows bronze holds in this run's tables."""
-        total = 0
-        for topic in self.topics:
-            try:
-                per_partition = bronze_per_partition(spark, f"{self.lake_url}/bronze/{topic}")
-            except Exception:  # a table without files yet
-                per_partition = {}
-            total += sum(n for n, _ in per_partition.values())
-        return total
-
     def wait_landed(self, spark: SparkSession, limit: float = LANDING_LIMIT_S) -> bool:
         """Wait until bronze holds as many rows as eventsim wrote (checked exactly after);
         False when it does not within `limit` seconds."""
         expected = sum(len(frame) for frame in self.events.values())
-        deadline = time.monotonic() + limit
-        while self.landed(spark) < expected:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(5)
-        return True
+        return wait_bronze(spark, self.lake_url, self.topics, expected, limit)
 
     def assert_gold(self, cfg: config.StackConfig, spark: SparkSession, tmp_path: Path) -> float:
         """A dbt build of this landing's lake gives the computation's gold: its seconds."""
