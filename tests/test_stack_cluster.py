@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
-from conftest import HDFS_TEST_ROOT, KAFKA_TIMEOUT_S, HdfsDir, http_request, unique_name
+from conftest import (
+    HDFS_TEST_ROOT,
+    KAFKA_TIMEOUT_S,
+    ClickHouseDb,
+    HdfsDir,
+    http_request,
+    unique_name,
+)
 from test_dbt_pipeline import (
     BUILD_TIMEOUT_S,
     TOPICS,
@@ -495,9 +502,7 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
             start_lander(cluster, ingest, topics, lake_url, prefix, n, until_caught_up=False)
             for n in range(1, LANDERS + 1)
         ]
-        shared = wait_assignment(admin, f"{prefix}landers", lambda a: len(a) == LANDERS
-                                 and sum(a.values()) == PARTITIONS * len(TOPICS)
-                                 and all(a.values()), 120)  # fmt: skip
+        shared = wait_assignment(admin, f"{prefix}landers", shared_by_all, 120)
         assert len(shared) == LANDERS and all(shared.values()), shared
         run([eventsim, *CLUSTER_SIMULATION, *producing(cluster),
              "--topic-prefix", prefix, "--partitions", str(PARTITIONS)])  # fmt: skip
@@ -523,8 +528,7 @@ def test_the_pipeline_on_the_cluster_gives_the_generators_numbers(
         assert_gold_matches(spark, lake_url, expected)
 
         # ClickHouse: the loader takes gold from the lake on the 3 DataNodes
-        clickhouse = endpoints["SOUNDLAKE_CLICKHOUSE_URL"]
-        http_request(f"{clickhouse}/", method="POST", data=f"CREATE DATABASE {database}".encode())
+        clickhouse(cluster).query(f"CREATE DATABASE {database}")
         run(loader_command(cluster, lake_url, database), env=env)
         assert_clickhouse_matches(cluster, database, expected)
     finally:
@@ -622,15 +626,18 @@ def loader_command(cfg: config.StackConfig, lake_url: str, database: str) -> lis
             "--database", database, "--progress", "never", "--metrics-addr", "none"]  # fmt: skip
 
 
+def clickhouse(cfg: config.StackConfig, database: str = "default") -> ClickHouseDb:
+    """The profile's ClickHouse, in `database`."""
+    return ClickHouseDb(name=database, url=clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"])
+
+
 def assert_clickhouse_matches(
     cfg: config.StackConfig, database: str, expected: dict[str, pd.DataFrame]
 ) -> None:
     """Every gold report served by the profile's ClickHouse equals `expected`."""
-    clickhouse = clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"]
+    served = clickhouse(cfg, database)
     for model, frame in expected.items():
-        query = f"SELECT * FROM {database}.{model} FORMAT JSON"  # noqa: S608 - test names
-        body = http_request(f"{clickhouse}/", method="POST", data=query.encode())
-        loaded = pd.DataFrame(json.loads(body)["data"])
+        loaded = pd.DataFrame(served.query_json(f"SELECT * FROM {model}"))  # noqa: S608
         # ClickHouse's JSON quotes 64-bit integers: numbers again, as in the lake
         for column in frame.columns:
             if pd.api.types.is_numeric_dtype(frame[column]):
@@ -639,9 +646,7 @@ def assert_clickhouse_matches(
 
 
 def drop_database(cfg: config.StackConfig, database: str) -> None:
-    clickhouse = clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"]
-    drop = f"DROP DATABASE IF EXISTS {database}".encode()
-    http_request(f"{clickhouse}/", method="POST", data=drop)
+    clickhouse(cfg).query(f"DROP DATABASE IF EXISTS {database}")
 
 
 # -- faults -----------------------------------------------------------------------------------------
@@ -668,6 +673,16 @@ def wait_assignment(
         if condition(assignment) or time.monotonic() > deadline:
             return assignment
         time.sleep(0.25)
+
+
+def shared_by_all(assignment: dict[str, int]) -> bool:
+    """Every lander of the group owns some of the topics' partitions, and each partition has
+    an owner."""
+    return (
+        len(assignment) == LANDERS
+        and sum(assignment.values()) == PARTITIONS * len(TOPICS)
+        and all(assignment.values())
+    )
 
 
 def wait_bronze(
@@ -736,12 +751,7 @@ def test_a_killed_lander_hands_its_partitions_to_the_other(
 
         # both members own partitions (a cooperative rebalance passes through states where
         # the newcomer has none yet)
-        shared = wait_assignment(
-            admin,
-            group,
-            lambda a: len(a) == 2 and sum(a.values()) == total and all(a.values()),
-            120,
-        )
+        shared = wait_assignment(admin, group, shared_by_all, 120)
         assert set(shared) == {victim, survivor} and all(shared.values()), shared
 
         landers[0].kill()  # SIGKILL, mid-landing

@@ -34,7 +34,6 @@ minutes: `ServiceDown` fires after 2 minutes, a dbt build on the profile takes s
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -66,6 +65,7 @@ from test_stack_cluster import (
     assert_clickhouse_matches,
     assert_gold_after_build,
     assert_gold_matches,
+    clickhouse,
     cluster,
     drop_database,
     drop_schema,
@@ -192,10 +192,10 @@ class Landing:
         expected = sum(len(frame) for frame in self.events.values())
         return wait_bronze(spark, self.lake_url, self.topics, expected, limit)
 
-    def assert_gold(self, cfg: config.StackConfig, spark: SparkSession, tmp_path: Path) -> float:
+    def assert_gold(self, spark: SparkSession, tmp_path: Path) -> float:
         """A dbt build of this landing's lake gives the computation's gold: its seconds."""
         return assert_gold_after_build(
-            cfg, spark, tmp_path, self.lake_url, self.prefix, self.events
+            self.cfg, spark, tmp_path, self.lake_url, self.prefix, self.events
         )
 
     def assert_complete(self, spark: SparkSession) -> None:
@@ -351,7 +351,7 @@ def kill_and_restart(
     flow.assert_complete(spark)
     assert fired_s is not None, f"ServiceDown {target} did not fire within {FIRING_LIMIT_S:.0f}s"
     assert resolved_s is not None, f"ServiceDown {target} still active after the restart"
-    built_s = flow.assert_gold(cfg, spark, tmp_path)
+    built_s = flow.assert_gold(spark, tmp_path)
     return (
         f"{node.name} SIGKILLed (eventsim {'still producing' if producing else 'done'}): "
         f"bronze complete at {landed_s:.1f}s, ServiceDown firing at {fired_s:.1f}s, "
@@ -423,7 +423,7 @@ def test_a_stopped_namenode_holds_the_landers_which_then_finish(
         cleared = wait_alert(cluster, "ServiceDown", target, resolved, RESOLVE_LIMIT_S)
         cleared_s = None if cleared is None else time.monotonic() - stopped
         flow.assert_complete(spark)
-        built_s = flow.assert_gold(cluster, spark, tmp_path)
+        built_s = flow.assert_gold(spark, tmp_path)
         states = ", ".join(f"{s} at {t:.1f}s" for s, t in sorted(seen.items(), key=lambda i: i[1]))
         print(
             f"hdfs-namenode SIGSTOPped, SIGCONT at {continued_s:.1f}s: bronze complete at "
@@ -684,10 +684,8 @@ def test_a_datanode_killed_during_a_dbt_build_costs_no_row(
 
 def clickhouse_tables(cfg: config.StackConfig, database: str) -> set[str]:
     """The tables of `database` in the profile's ClickHouse."""
-    clickhouse = clients.client_env(cfg)["SOUNDLAKE_CLICKHOUSE_URL"]
-    query = f"SELECT name FROM system.tables WHERE database = '{database}' FORMAT JSON"  # noqa: S608
-    body = http_request(f"{clickhouse}/", method="POST", data=query.encode())
-    return {row["name"] for row in json.loads(body)["data"]}
+    query = f"SELECT name FROM system.tables WHERE database = '{database}'"  # noqa: S608
+    return {row["name"] for row in clickhouse(cfg).query_json(query)}
 
 
 def test_clickhouse_killed_during_a_load_serves_whole_tables_and_the_next_load_completes(
@@ -698,20 +696,17 @@ def test_clickhouse_killed_during_a_load_serves_whole_tables_and_the_next_load_c
     interrupted load ends (its retries give up, or it completes once ClickHouse is back); every
     served table is whole (a table is swapped in only once its staging table is complete and
     checked), and the next load completes. ClickHouseDown fires and resolves."""
-    clickhouse = service_named(cluster, "clickhouse")
-    endpoints = clients.client_env(cluster)
+    server = service_named(cluster, "clickhouse")
     target = {"job": "clickhouse"}
     database = unique_name("killch")
     expected = expected_reports(built.events)
-    env = {**os.environ, "SOUNDLAKE_HDFS_URL": endpoints["SOUNDLAKE_HDFS_URL"]}
     load = loader_command(cluster, built.lake_url, database)
-    url = endpoints["SOUNDLAKE_CLICKHOUSE_URL"]
-    http_request(f"{url}/", method="POST", data=f"CREATE DATABASE {database}".encode())
+    clickhouse(cluster).query(f"CREATE DATABASE {database}")
     try:
-        run(load, env=env)
+        run(load)
         assert_clickhouse_matches(cluster, database, expected)
         assert resolved(alert_states(cluster, "ClickHouseDown", target)), "ClickHouse was down"
-        loader = subprocess.Popen([*load, "--full"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        loader = subprocess.Popen([*load, "--full"], cwd=ROOT, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
         log: list[str] = []
         reader = threading.Thread(target=_read_into, args=(loader, log), daemon=True)
@@ -722,14 +717,14 @@ def test_clickhouse_killed_during_a_load_serves_whole_tables_and_the_next_load_c
                 staging = {t for t in clickhouse_tables(cluster, database) if "_staging_" in t}
                 time.sleep(0.02)
             assert staging, "the load ended before a staging table was seen:\n" + "".join(log)
-            assert process.signal_group(clickhouse.pidfile, signal.SIGKILL) is not None
+            assert process.signal_group(server.pidfile, signal.SIGKILL) is not None
             killed = time.monotonic()
             fired = wait_alert(cluster, "ClickHouseDown", target, firing, CLICKHOUSE_FIRING_LIMIT_S)
             fired_s = None if fired is None else time.monotonic() - killed
         finally:
             # the load's retries may give up while ClickHouse is down, or outlast the restart
             gave_up = loader.poll() is not None
-            clickhouse.up()
+            server.up()
         restarted_s = time.monotonic() - killed
         status = loader.wait(timeout=LANDING_LIMIT_S)
         reader.join(timeout=60)
@@ -737,7 +732,7 @@ def test_clickhouse_killed_during_a_load_serves_whole_tables_and_the_next_load_c
         assert status in (0, 1), f"the load crashed (exit {status}):\n{''.join(log[-60:])}"
         # whole: each served table is the one loaded before or the new one, complete either way
         assert_clickhouse_matches(cluster, database, expected)
-        run([*load, "--full"], env=env)
+        run([*load, "--full"])
         next_s = time.monotonic() - killed
         assert_clickhouse_matches(cluster, database, expected)
         leftovers = {t for t in clickhouse_tables(cluster, database) if t.startswith("_")}
@@ -817,7 +812,7 @@ def test_a_crash_loop_of_landers_leaves_hdfs_writable_for_a_dbt_build(
             assert flow.wait_landed(spark), "bronze was not complete after the crash loop"
             landed_s = time.monotonic() - started
             flow.assert_complete(spark)
-            flow.assert_gold(cluster, spark, tmp_path)
+            flow.assert_gold(spark, tmp_path)
             built_s = time.monotonic() - started
         finally:
             watch.stop()

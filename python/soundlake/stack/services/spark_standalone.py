@@ -130,7 +130,7 @@ class _SparkDaemon(Service):
         spark_class = spark_home(self.cfg) / "bin" / "spark-class"
         return [str(spark_class), self.main_class, *self.daemon_args()]
 
-    def register_target(self) -> None:
+    def prepare(self) -> None:
         jmx_exporter.register_target(
             self.cfg,
             type(self).name,
@@ -164,9 +164,6 @@ class SparkMaster(_SparkDaemon):
     metrics_path = "/metrics/master/prometheus"
     http_port_name = "spark_master_http"
 
-    def prepare(self) -> None:
-        self.register_target()
-
     def daemon_args(self) -> list[str]:
         return [
             "--host",
@@ -195,7 +192,7 @@ class SparkWorker(_SparkDaemon):
     http_port_name = "spark_worker_http"
 
     def prepare(self) -> None:
-        self.register_target()
+        super().prepare()
         if master_state(self.cfg) is None:
             raise StackError(
                 f"the Spark master does not answer on {self.cfg.host}:"
