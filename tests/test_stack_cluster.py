@@ -9,7 +9,8 @@ really runs as several nodes.
 
 Runs when the profile is up; skips (one line) when it is down, unless
 SOUNDLAKE_CLUSTER_TESTS=required, which makes a down profile a failure. `make test-cluster`
-runs this suite.
+runs this suite; `make test` runs the tests marked cluster_quick (the structure checks above and
+a killed lander) with the profile started for them (scripts/test-cluster --quick).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +61,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROFILE = "cluster"
 REQUIRED_ENV = "SOUNDLAKE_CLUSTER_TESTS"
 SPARK_JOB_TIMEOUT_S = 600
+# the profile's structure and one node dying: the subset `make test` runs (scripts/test-cluster)
+QUICK = pytest.mark.cluster_quick
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +149,7 @@ def test_an_unknown_profile_is_an_error_naming_the_known_ones() -> None:
 # -- Kafka ----------------------------------------------------------------------------------------
 
 
+@QUICK
 def test_every_broker_is_a_voter_of_the_quorum(cluster: config.StackConfig) -> None:
     brokers = Kafka.instances(cluster)
     assert brokers == 3
@@ -186,6 +191,7 @@ def replicated_topic(cluster: config.StackConfig) -> Iterator[str]:
         admin.delete_topics([name])[name].result(timeout=KAFKA_TIMEOUT_S)
 
 
+@QUICK
 def test_a_topic_has_a_replica_on_every_broker_all_in_sync(
     cluster: config.StackConfig, replicated_topic: str
 ) -> None:
@@ -215,6 +221,7 @@ def test_a_topic_has_a_replica_on_every_broker_all_in_sync(
 # -- HDFS -----------------------------------------------------------------------------------------
 
 
+@QUICK
 def test_hdfs_has_every_datanode_live_and_a_file_three_replicas(
     cluster: config.StackConfig, tmp_path: Path
 ) -> None:
@@ -302,6 +309,7 @@ SPARK_JOB = textwrap.dedent(
 )
 
 
+@QUICK
 def test_spark_master_has_both_workers_and_a_job_runs_on_them(
     cluster: config.StackConfig,
 ) -> None:
@@ -334,6 +342,7 @@ def test_spark_master_has_both_workers_and_a_job_runs_on_them(
     assert all(r["udfs"] == "soundlake_udfs" for r in rows)
 
 
+@QUICK
 def test_the_spark_daemons_are_scraped_by_the_profiles_prometheus(
     cluster: config.StackConfig,
 ) -> None:
@@ -715,17 +724,36 @@ def group_assignment(admin: AdminClient, group: str) -> dict[str, int]:
     }
 
 
-def test_a_killed_lander_hands_its_partitions_to_the_other(
-    cluster: config.StackConfig, tmp_path: Path, spark: SparkSession
-) -> None:
-    """Two landers share the partitions; one is SIGKILLed mid-landing. The other gets all the
-    partitions within seconds and lands the rest: every record in bronze once."""
+@dataclass
+class KilledLander:
+    """A landing by two landers of which one was SIGKILLed mid-landing (`killed_lander`)."""
+
+    lake_url: str
+    prefix: str
+    brokers: str
+    events: dict[str, pd.DataFrame]
+    victim: str
+    survivor: str
+    #: the group's assignment once the survivor was alone, and the seconds from the kill to it
+    alone: dict[str, int]
+    takeover_s: float
+    #: whether the survivor still ran once bronze held as many rows as eventsim wrote
+    survivor_running: bool
+
+
+@pytest.fixture(scope="module")
+def killed_lander(
+    cluster: config.StackConfig, tmp_path_factory: pytest.TempPathFactory, spark: SparkSession
+) -> Iterator[KilledLander]:
+    """Two landers share the partitions of a landing; once both own some, one is SIGKILLed
+    mid-landing. Yields once the survivor was alone in the group and bronze holds as many rows
+    as eventsim wrote (or 10 minutes passed); the topics and the lake go after the module."""
     from confluent_kafka.admin import AdminClient
 
     endpoints = clients.client_env(cluster)
     brokers = endpoints["SOUNDLAKE_KAFKA_BROKERS"]
     eventsim, ingest = binary("eventsim"), binary("soundlake-ingest")
-    json_dir = tmp_path / "events"
+    json_dir = tmp_path_factory.mktemp("killlander") / "events"
     run([eventsim, *CLUSTER_SIMULATION, "--output-dir", str(json_dir)])
     events = read_events(json_dir)
     prefix = unique_name("killlander") + "_"
@@ -761,16 +789,21 @@ def test_a_killed_lander_hands_its_partitions_to_the_other(
         )
         takeover_s = time.monotonic() - killed_at
         print(f"lander SIGKILLed: the other had all {total} partitions after {takeover_s:.1f}s")
-        assert alone == {survivor: total}, alone
-        assert takeover_s <= TAKEOVER_LIMIT_S, f"takeover took {takeover_s:.1f}s"
 
-        # the survivor lands the rest: wait until bronze holds every record, then check once
-        wait_bronze(spark, lake_url, topics, sum(len(frame) for frame in events.values()), 600)
-        assert landers[1].poll() is None, "the surviving lander exited"
-        assert_bronze_equals_kafka(spark, lake_url, prefix, brokers, events)
-        assert bronze_writers(spark, lake_url, prefix) <= {victim, survivor}
-        built_s = assert_gold_after_build(cluster, spark, tmp_path, lake_url, prefix, events)
-        print(f"then gold equal to the computation after a dbt build of {built_s:.1f}s")
+        # the survivor lands the rest
+        expected = sum(len(frame) for frame in events.values())
+        wait_bronze(spark, lake_url, topics, expected, 600)
+        yield KilledLander(
+            lake_url=lake_url,
+            prefix=prefix,
+            brokers=brokers,
+            events=events,
+            victim=victim,
+            survivor=survivor,
+            alone=alone,
+            takeover_s=takeover_s,
+            survivor_running=landers[1].poll() is None,
+        )
     finally:
         for lander in landers:
             if lander.poll() is None:
@@ -778,3 +811,27 @@ def test_a_killed_lander_hands_its_partitions_to_the_other(
                 lander.communicate(timeout=60)
         delete_topics(admin, topics)
         folder.webhdfs("", "DELETE", method="DELETE", recursive="true")
+
+
+@QUICK
+def test_a_killed_lander_hands_its_partitions_to_the_other(
+    killed_lander: KilledLander, spark: SparkSession
+) -> None:
+    """Two landers share the partitions; one is SIGKILLed mid-landing. The other gets all the
+    partitions within seconds and lands the rest: every record in bronze once."""
+    k = killed_lander
+    assert k.alone == {k.survivor: PARTITIONS * len(TOPICS)}, k.alone
+    assert k.takeover_s <= TAKEOVER_LIMIT_S, f"takeover took {k.takeover_s:.1f}s"
+    assert k.survivor_running, "the surviving lander exited"
+    assert_bronze_equals_kafka(spark, k.lake_url, k.prefix, k.brokers, k.events)
+    assert bronze_writers(spark, k.lake_url, k.prefix) <= {k.victim, k.survivor}
+
+
+def test_gold_after_a_killed_lander_equals_the_computation(
+    cluster: config.StackConfig, killed_lander: KilledLander, spark: SparkSession, tmp_path: Path
+) -> None:
+    """A dbt build of the lake the killed lander and the survivor landed gives gold equal to
+    the independent computation from eventsim's output."""
+    k = killed_lander
+    built_s = assert_gold_after_build(cluster, spark, tmp_path, k.lake_url, k.prefix, k.events)
+    print(f"gold equal to the computation after a dbt build of {built_s:.1f}s")
