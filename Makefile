@@ -11,13 +11,11 @@ demo: ## set up what is missing, start the local stack and run the whole pipelin
 run: ## run the platform continuously under Dagster, UI on 127.0.0.1:3070; Ctrl-C stops (RUN_ARGS="--users N")
 	scripts/soundlake run $(RUN_ARGS)
 
-test: ## set up what is missing, start the stack, run every test suite, stop what it started
+test: ## set up what is missing, start the stack, run every test suite, stop what it started; then the cluster profile's quick tests
 	scripts/test
 
-test-cluster: ## start the cluster profile if needed, run its suite (tests/test_stack_cluster*.py), stop what it started
-	scripts/stack up --profile cluster --record .stack-cluster/started-by-make
-	SOUNDLAKE_CLUSTER_TESTS=required $${SOUNDLAKE_VENV:-.venv}/bin/pytest -q tests/test_stack_cluster*.py; \
-	status=$$?; scripts/stack down --profile cluster --record .stack-cluster/started-by-make; exit $$status
+test-cluster: ## start the cluster profile if needed, run all its tests (tests/test_stack_cluster*.py), stop what it started
+	scripts/test-cluster
 
 setup: ## install everything (Debian packages, Python venv, service jars, Rust binaries)
 	scripts/setup
