@@ -1,12 +1,14 @@
 """The platform in continuous mode on the real stack: the real `soundlake run` (a subprocess,
-`--no-stack-up`) with eventsim in real time, the lander and Dagster's daemon, isolated from the
-shared stack's data (its own topics, lake folder, ClickHouse database, Spark Thrift server,
-stack folder for DAGSTER_HOME and pid files, metric ports).
+`--no-stack-up`) with eventsim in real time, the lander and Dagster's daemon and UI, isolated
+from the shared stack's data (its own topics, lake folder, ClickHouse database, Spark Thrift
+server, stack folder for DAGSTER_HOME and pid files, metric ports).
 
-Events flow into Kafka, at least two pipeline runs succeed, the gold tables in ClickHouse grow
-from the first success to the second, the first run evaluates the dbt tests and the second
-(within the checks' interval) materializes the same assets without them, the freshness metric has a value per gold table; Ctrl-C
-stops every child; started again, it resumes: a third run succeeds on the commits landed since.
+Events flow into Kafka; the first pipeline run materializes the whole asset graph, Kafka to
+ClickHouse, evaluating the dbt tests, with each ClickHouse table's row count as it is served,
+and Dagster's UI (headless Chromium) shows it completed; the freshness metric has a value per
+gold table; Ctrl-C stops every child. Started again, it resumes: the next run covers the
+commits landed since, within the checks' interval without the tests, and gold in ClickHouse
+has grown.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from pathlib import Path
 import pytest
 from conftest import ClickHouseDb, Endpoints, HdfsDir, cargo_binaries, http_request, unique_name
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
-from test_orchestrate_stack import thrift_port  # noqa: F401 - a fixture of this module too
+from test_orchestrate_ui import rendered
 
+from soundlake.jobs.thrift_aside import thrift_aside
 from soundlake.lake_layout import TOPICS
+from soundlake.orchestrate.clickhouse import table_key
 from soundlake.orchestrate.dbt import TARGET_PATH, run_target
+from soundlake.orchestrate.definitions import defs
 from soundlake.orchestrate.settings import CHECKS_TAG, DBT_PROJECT_DIR, PIPELINE_JOB
 from soundlake.stack import process
 from soundlake.stack.process import free_port
@@ -40,6 +45,13 @@ RUN_TIMEOUT_S = 900.0
 STOP_TIMEOUT_S = 120.0
 #: the gold table whose sum counts events, and its column (valid listens)
 PLAYS = ("gold_song_plays", "play_count")
+
+
+@pytest.fixture
+def thrift_port(stack: Endpoints, tmp_path: Path) -> Iterator[int]:
+    """A Spark Thrift server of the test's own (embedded metastore, warehouse in tmp_path)."""
+    with thrift_aside(stack.hdfs_url, tmp_path) as port:
+        yield port
 
 
 @pytest.fixture
@@ -177,6 +189,32 @@ def events_of(home: Path, run: DagsterRun, kind: DagsterEventType) -> int:
         return len(instance.get_records_for_run(run.run_id, of_type=kind, limit=10_000).records)
 
 
+def row_counts(home: Path, run: DagsterRun) -> dict[str, int]:
+    """The `dagster/row_count` of each asset the run materialized, by asset path."""
+    kind = DagsterEventType.ASSET_MATERIALIZATION
+    counts = {}
+    with DagsterInstance.from_config(str(home)) as instance:
+        records = instance.get_records_for_run(run.run_id, of_type=kind, limit=10_000).records
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization and "dagster/row_count" in materialization.metadata:
+            value = materialization.metadata["dagster/row_count"].value
+            counts[materialization.asset_key.to_user_string()] = int(value)  # type: ignore[arg-type]
+    return counts
+
+
+def materialized(home: Path, run: DagsterRun) -> set[str]:
+    """The assets the run materialized, by asset path."""
+    kind = DagsterEventType.ASSET_MATERIALIZATION
+    with DagsterInstance.from_config(str(home)) as instance:
+        records = instance.get_records_for_run(run.run_id, of_type=kind, limit=10_000).records
+    return {
+        r.event_log_entry.asset_materialization.asset_key.to_user_string()
+        for r in records
+        if r.event_log_entry.asset_materialization
+    }
+
+
 def run_key_seq(run: DagsterRun) -> int:
     """The newest commit sequence number the run covers (its run key)."""
     return int(run.tags["dagster/run_key"].rsplit("-", 1)[1])
@@ -187,7 +225,7 @@ def test_the_platform_runs_continuously_stops_and_resumes(
     hdfs_dir: HdfsDir,
     clickhouse_db: ClickHouseDb,
     topic_prefix: str,
-    thrift_port: int,  # noqa: F811 - the fixture imported above
+    thrift_port: int,
     tmp_path: Path,
 ) -> None:
     bins = cargo_binaries("eventsim", "soundlake-ingest", "soundlake-loader")
@@ -233,23 +271,22 @@ def test_the_platform_runs_continuously_stops_and_resumes(
 
         first = wait_for_successes(session, home, 1)[0]
         rows1, plays1 = gold(clickhouse_db)
-        second = wait_for_successes(session, home, 2)[1]
-        rows2, plays2 = gold(clickhouse_db)
-        assert kafka_events(stack.kafka_brokers, topic_prefix) > first_events
-        assert run_key_seq(second) > run_key_seq(first)
-        assert plays2 > plays1 > 0, (plays1, plays2)
-        assert rows2 > rows1 > 0, (rows1, rows2)
-        # the first run tests the models; the next, within the checks' interval, builds alone
-        evaluations = DagsterEventType.ASSET_CHECK_EVALUATION
-        materializations = DagsterEventType.ASSET_MATERIALIZATION
-        assert first.tags[CHECKS_TAG] == "all" and events_of(home, first, evaluations) > 0
-        assert second.tags[CHECKS_TAG] == "none" and events_of(home, second, evaluations) == 0
-        assert events_of(home, second, materializations) == events_of(home, first, materializations)
-        # a successful run leaves no dbt artifacts behind (they would fill the disk)
-        kept = [
-            r.run_id for r in (first, second) if (DBT_PROJECT_DIR / run_target(r.run_id)).exists()
-        ]
-        assert kept == [], f"dbt artifacts of successful runs left in {TARGET_PATH}: {kept}"
+        assert plays1 > 0 and rows1 > 0, (rows1, plays1)
+        # the whole graph, Kafka to ClickHouse, and the dbt tests evaluated
+        graph = {k.to_user_string() for k in defs.resolve_asset_graph().materializable_asset_keys}
+        assert graph <= materialized(home, first), graph - materialized(home, first)
+        assert first.tags[CHECKS_TAG] == "all"
+        assert events_of(home, first, DagsterEventType.ASSET_CHECK_EVALUATION) > 0
+        # each ClickHouse asset carries the rows its table served
+        counts = row_counts(home, first)
+        dau = table_key("gold_daily_active_users").to_user_string()
+        assert counts.get(dau, 0) > 0, counts
+        assert (
+            int(clickhouse_db.query("SELECT count() FROM gold_daily_active_users")) >= counts[dau]
+        )
+        # Dagster's UI (the one `soundlake run` serves) shows the completed run
+        page = rendered(f"http://127.0.0.1:{env['SOUNDLAKE_DAGSTER_PORT']}/runs/{first.run_id}")
+        assert first.run_id[:8] in page and ">Success<" in page
 
         tables = {t for t in clickhouse_db.query("SHOW TABLES").split() if t.startswith("gold_")}
         with_rows = {t for t in tables if int(clickhouse_db.query(f"SELECT count() FROM {t}"))}  # noqa: S608
@@ -275,10 +312,20 @@ def test_the_platform_runs_continuously_stops_and_resumes(
 
         # started again, it resumes: the lander from its commit log, the sensor from its cursor
         session = Session(env, log)
-        third = wait_for_successes(session, home, 3, frozenset(interrupted))[2]
-        assert run_key_seq(third) > run_key_seq(second)
-        rows3, plays3 = gold(clickhouse_db)
-        assert plays3 > plays2 and rows3 >= rows2, (plays2, plays3, rows2, rows3)
+        second = wait_for_successes(session, home, 2, frozenset(interrupted))[1]
+        assert kafka_events(stack.kafka_brokers, topic_prefix) > first_events
+        assert run_key_seq(second) > run_key_seq(first)
+        rows2, plays2 = gold(clickhouse_db)
+        assert plays2 > plays1 and rows2 >= rows1, (plays1, plays2, rows1, rows2)
+        # within the checks' interval the next run builds the same assets without the tests
+        evaluations = DagsterEventType.ASSET_CHECK_EVALUATION
+        assert second.tags[CHECKS_TAG] == "none" and events_of(home, second, evaluations) == 0
+        assert materialized(home, second) == materialized(home, first)
+        # a successful run leaves no dbt artifacts behind (they would fill the disk)
+        kept = [
+            r.run_id for r in (first, second) if (DBT_PROJECT_DIR / run_target(r.run_id)).exists()
+        ]
+        assert kept == [], f"dbt artifacts of successful runs left in {TARGET_PATH}: {kept}"
         assert session.interrupt() == 0, session.output()[-3000:]
     finally:
         session.kill()

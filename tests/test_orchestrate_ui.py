@@ -1,6 +1,6 @@
 """Dagster's UI over the orchestrator's definitions, opened in headless Chromium (Debian's): the
 global asset graph shows the whole flow, group by group, from the Kafka topics to ClickHouse
-(test_orchestrate_stack.py opens a completed run in it the same way). No stack needed: the web server runs on a free port with a DAGSTER_HOME of the test's own."""
+(test_orchestrate_continuous.py opens a completed run in it the same way). No stack needed: the web server runs on a free port with a DAGSTER_HOME of the test's own."""
 
 from __future__ import annotations
 
