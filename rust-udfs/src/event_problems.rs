@@ -7,12 +7,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListBuilder, StringArray, StringBuilder,
-};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
-use arrow::error::ArrowError;
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow_cast::cast;
+use arrow_schema::ArrowError;
+use arrow_schema::{DataType, TimeUnit};
 
 /// The earliest valid event time: 2000-01-01T00:00:00Z, in epoch milliseconds.
 pub const TS_MIN_MS: i64 = 946_684_800_000;
@@ -282,7 +283,7 @@ fn floats(values: &dyn Array, name: &str) -> Result<ArrayRef, ArrowError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{new_null_array, ListArray};
+    use arrow_array::{new_null_array, ListArray};
 
     const TS: i64 = 1_700_000_000_000;
 
@@ -496,7 +497,7 @@ mod tests {
 
     #[test]
     fn string_user_ids_timestamps_and_null_columns() {
-        use arrow::array::TimestampMicrosecondArray;
+        use arrow_array::TimestampMicrosecondArray;
         let ts = TimestampMicrosecondArray::from(vec![TS * 1000, 0]).with_timezone("UTC");
         let user = StringArray::from(vec!["", "x"]);
         let auth = StringArray::from(vec!["Guest", "Logged In"]);

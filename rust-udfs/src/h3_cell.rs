@@ -19,11 +19,13 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array};
-use arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
-use arrow::error::ArrowError;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Int64Array};
+use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use arrow_cast::cast;
+use arrow_schema::ArrowError;
+use arrow_schema::DataType;
 use h3o::{LatLng, Resolution};
 
 /// The slots of each thread's table of recent cells (a power of two).
@@ -145,7 +147,7 @@ fn numeric(array: &dyn Array, to: &DataType, name: &str) -> Result<ArrayRef, Arr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Float32Array, Float64Array, Int32Array, Int64Array};
+    use arrow_array::{Float32Array, Float64Array, Int32Array, Int64Array};
 
     #[test]
     fn a_known_cell() {
@@ -204,7 +206,7 @@ mod tests {
         let one = Int64Array::from(vec![1]);
         let two = Int64Array::from(vec![1, 2]);
         assert!(h3_cell(&one, &two, &one).is_err());
-        let text = arrow::array::StringArray::from(vec!["1"]);
+        let text = arrow_array::StringArray::from(vec!["1"]);
         assert!(h3_cell(&text, &one, &one).is_err());
     }
 }

@@ -18,7 +18,7 @@ pub mod normalize_name;
 pub mod parse_user_agent;
 pub mod sessionize;
 
-use arrow::array::ArrayData;
+use arrow_data::ArrayData;
 use arrow_pyarrow::PyArrowType;
 use pyo3::prelude::*;
 
@@ -167,7 +167,7 @@ fn native_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, Int64Array, StringArray};
+    use arrow_array::{Array, Int64Array, StringArray};
 
     #[test]
     fn identity_keeps_the_buffers() {

@@ -11,9 +11,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, GenericStringArray, OffsetSizeTrait, StringBuilder};
-use arrow::datatypes::DataType;
-use arrow::error::ArrowError;
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, GenericStringArray, OffsetSizeTrait};
+use arrow_schema::ArrowError;
+use arrow_schema::DataType;
 use foldhash::fast::FixedState;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -84,7 +86,7 @@ pub fn normalize_name(texts: &dyn Array) -> Result<ArrayRef, ArrowError> {
     match texts.data_type() {
         DataType::Utf8 => Ok(normalize_strings(texts.as_string::<i32>())),
         DataType::LargeUtf8 => Ok(normalize_strings(texts.as_string::<i64>())),
-        DataType::Null => Ok(Arc::new(arrow::array::new_null_array(
+        DataType::Null => Ok(Arc::new(arrow_array::new_null_array(
             &DataType::Utf8,
             texts.len(),
         ))),
@@ -119,7 +121,7 @@ fn normalize_strings<O: OffsetSizeTrait>(texts: &GenericStringArray<O>) -> Array
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{LargeStringArray, StringArray};
+    use arrow_array::{LargeStringArray, StringArray};
 
     #[test]
     fn examples() {
@@ -197,7 +199,7 @@ mod tests {
 
     #[test]
     fn rejects_numbers() {
-        let input = arrow::array::Int64Array::from(vec![1]);
+        let input = arrow_array::Int64Array::from(vec![1]);
         assert!(normalize_name(&input).is_err());
     }
 }

@@ -18,10 +18,12 @@ use std::sync::{Arc, LazyLock};
 
 use foldhash::fast::FixedState;
 
-use arrow::array::{Array, ArrayRef, AsArray, StringArray, StructArray, UInt32Array};
-use arrow::compute::{cast, take};
-use arrow::datatypes::{DataType, Field, Fields};
-use arrow::error::ArrowError;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, StringArray, StructArray, UInt32Array};
+use arrow_cast::cast;
+use arrow_schema::ArrowError;
+use arrow_schema::{DataType, Field, Fields};
+use arrow_select::take::take;
 use regex::{Captures, Regex, RegexBuilder};
 use serde_json::Value;
 
@@ -382,6 +384,6 @@ mod tests {
         let browsers = out.column(0).as_string::<i32>();
         assert_eq!(browsers.value(0), "Chrome");
         assert_eq!(browsers.value(2), "Chrome");
-        assert!(parse_user_agent(&arrow::array::Int32Array::from(vec![1])).is_err());
+        assert!(parse_user_agent(&arrow_array::Int32Array::from(vec![1])).is_err());
     }
 }

@@ -7,9 +7,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Builder};
-use arrow::datatypes::Int64Type;
-use arrow::error::ArrowError;
+use arrow_array::builder::Int64Builder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::ArrowError;
 
 use crate::event_problems::epoch_millis;
 
@@ -59,7 +61,7 @@ fn unsorted(detail: String) -> ArrowError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Int64Array, TimestampMicrosecondArray};
+    use arrow_array::{Int64Array, TimestampMicrosecondArray};
 
     fn sessions(ts: &[Option<i64>], gap_ms: i64) -> Vec<Option<i64>> {
         let out = sessionize(&Int64Array::from(ts.to_vec()), gap_ms).unwrap();
