@@ -270,6 +270,11 @@ def test_the_platform_runs_continuously_stops_and_resumes(
         assert graph <= set(first_assets), graph - set(first_assets)
         assert first.tags[CHECKS_TAG] == "all"
         assert events_of(home, first, DagsterEventType.ASSET_CHECK_EVALUATION) > 0
+        # every table the run built carries its row count, the staging views none (counting a
+        # view runs its query)
+        uncounted = sorted(k for k, n in first_assets.items() if n is None)
+        assert uncounted == sorted(k for k in first_assets if k.startswith("stg_")), uncounted
+        assert (first_assets["fact_page_views"] or 0) > 0, first_assets
         # each ClickHouse asset carries the rows its table served; the table holds at least as
         # many now (a run launched since may have loaded more days)
         for table in ("gold_daily_active_users", "gold_top_songs"):

@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from soundlake.clickhouse import ClickHouse, ClickHouseError
-from soundlake.orchestrate.dbt import RETRY_POLICY, gold_models
+from soundlake.orchestrate.dbt import RETRY_POLICY, ROW_COUNT, gold_models
 from soundlake.orchestrate.settings import Settings
 
 GROUP = "clickhouse"
@@ -98,7 +98,7 @@ def clickhouse_tables(manifest_path: Path) -> AssetsDefinition:
         for table in tables:
             yield MaterializeResult(
                 asset_key=table_key(table),
-                metadata={"dagster/row_count": row_count(settings, table)},
+                metadata={ROW_COUNT: row_count(settings, table)},
             )
 
     return clickhouse_load

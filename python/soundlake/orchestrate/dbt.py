@@ -11,6 +11,7 @@ incremental, so each build recomputes only the event days with new bronze rows.
 
 # no `from __future__ import annotations`: Dagster checks the decorated functions' context
 # annotations at run time
+import contextlib
 import json
 import os
 import shutil
@@ -19,8 +20,23 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Backoff, RetryPolicy
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetSpec,
+    Backoff,
+    Output,
+    RetryPolicy,
+    get_dagster_logger,
+)
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliInvocation,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from soundlake.orchestrate.settings import (
     BRONZE_AS_OF_TAG,
@@ -40,6 +56,9 @@ PARSE_STATE = DBT_PROJECT_DIR / TARGET_PATH / PARTIAL_PARSE
 LAYERS = ("staging", "silver", "gold")
 #: a failed build is retried with growing pauses before the run fails (and alerts)
 RETRY_POLICY = RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
+
+#: the metadata key of a table's row count, which Dagster's UI shows per asset
+ROW_COUNT = "dagster/row_count"
 
 #: dbt of this Python environment (a daemon's PATH need not have the venv's bin/)
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -164,7 +183,45 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[
         (DBT_PROJECT_DIR / target).mkdir(parents=True, exist_ok=True)
         shutil.copy2(PARSE_STATE, DBT_PROJECT_DIR / target / PARTIAL_PARSE)
     args = dbt_args(context.run.tags)
-    yield from dbt.cli(args, context=context, target_path=target).stream().fetch_row_counts()
+    yield from with_row_counts(dbt.cli(args, context=context, target_path=target))
     # a run's artifacts (a manifest and more per run) would fill the disk over days of cycles;
     # a failed run's stay for a look (the stream raised before this line)
     shutil.rmtree(DBT_PROJECT_DIR / target, ignore_errors=True)
+
+
+def with_row_counts(invocation: DbtCliInvocation) -> Iterator[Any]:
+    """The invocation's events, each table model's materialization with its row count
+    (``dagster/row_count``), counted on the Thrift server as the event arrives, while dbt goes
+    on with the next model. dagster-dbt's ``fetch_row_counts()`` does the same in a thread pool,
+    but waits for it in a loop that never sleeps: a core kept busy for the whole build, taken
+    from Spark on a 2-core machine (docs/benchmarks.md#continuous-platform-soak)."""
+    for event in invocation.stream():
+        count = row_count(invocation, event)
+        yield event if count is None else event.with_metadata({**event.metadata, ROW_COUNT: count})
+
+
+def row_count(invocation: DbtCliInvocation, event: Any) -> int | None:
+    """The rows of the table a materialization event is about, or None: another event, a view
+    (counting runs its query), or a count that failed (logged; it is metadata, not the run)."""
+    if not isinstance(event, AssetMaterialization | Output) or invocation.adapter is None:
+        return None
+    unique_id = event.metadata.get("unique_id")
+    node = invocation.manifest["nodes"].get(getattr(unique_id, "value", None))
+    if node is None or node["config"].get("materialized") == "view":
+        return None
+    adapter = invocation.adapter
+    try:
+        with (
+            contextlib.chdir(invocation.project_dir),
+            adapter.connection_named(f"row_count_{node['unique_id']}"),
+        ):
+            # the relation's name comes from the project's manifest, not from outside input
+            sql = f"select count(*) from {node['relation_name']}"  # noqa: S608
+            _, table = adapter.execute(sql, fetch=True)
+        return int(table[0][0])
+    except Exception as error:  # a failed count must not fail the build
+        get_dagster_logger().warning(
+            f"could not count the rows of {node['relation_name']} ({node['unique_id']}): {error}; "
+            "its materialization is recorded without a row count"
+        )
+        return None
