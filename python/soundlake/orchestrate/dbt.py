@@ -49,7 +49,8 @@ from soundlake.orchestrate.settings import (
 #: the manifest and run artifacts of the orchestrator's dbt runs, apart from soundlake-dbt's
 TARGET_PATH = Path("target") / "dagster"
 #: dbt's parse state: the parse of the manifest leaves it in TARGET_PATH, and each run starts
-#: from a copy, so that its dbt parses only what changed since (nothing, while it runs)
+#: from a copy, so that its dbt parses only what changed since. A run pinned to a commit of
+#: bronze passes other --vars than the parse did, which makes dbt parse the whole project again
 PARTIAL_PARSE = "partial_parse.msgpack"
 PARSE_STATE = DBT_PROJECT_DIR / TARGET_PATH / PARTIAL_PARSE
 #: the layers of the dbt project, one folder of models/ each, in the order data flows
