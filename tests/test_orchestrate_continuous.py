@@ -31,7 +31,7 @@ from test_orchestrate_ui import rendered
 from soundlake.jobs.thrift_aside import thrift_aside
 from soundlake.lake_layout import TOPICS
 from soundlake.orchestrate.clickhouse import table_key
-from soundlake.orchestrate.dbt import TARGET_PATH, run_target
+from soundlake.orchestrate.dbt import ROW_COUNT, TARGET_PATH, run_target
 from soundlake.orchestrate.definitions import defs
 from soundlake.orchestrate.settings import CHECKS_TAG, DBT_PROJECT_DIR, PIPELINE_JOB
 from soundlake.stack import process
@@ -190,7 +190,7 @@ def events_of(home: Path, run: DagsterRun, kind: DagsterEventType) -> int:
 
 
 def materialized(home: Path, run: DagsterRun) -> dict[str, int | None]:
-    """The assets the run materialized, by asset path, each with its `dagster/row_count` (None
+    """The assets the run materialized, by asset path, each with its row count (ROW_COUNT; None
     for an asset without one)."""
     kind = DagsterEventType.ASSET_MATERIALIZATION
     with DagsterInstance.from_config(str(home)) as instance:
@@ -200,7 +200,7 @@ def materialized(home: Path, run: DagsterRun) -> dict[str, int | None]:
         materialization = record.event_log_entry.asset_materialization
         if materialization is None:
             continue
-        count = materialization.metadata.get("dagster/row_count")
+        count = materialization.metadata.get(ROW_COUNT)
         assets[materialization.asset_key.to_user_string()] = (
             None if count is None else int(count.value)  # type: ignore[arg-type]
         )

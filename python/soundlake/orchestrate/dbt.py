@@ -192,16 +192,16 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[
 
 def with_row_counts(invocation: DbtCliInvocation) -> Iterator[Any]:
     """The invocation's events, each table model's materialization with its row count
-    (``dagster/row_count``), counted on the Thrift server as the event arrives, while dbt goes
+    (``ROW_COUNT``), counted on the Thrift server as the event arrives, while dbt goes
     on with the next model. dagster-dbt's ``fetch_row_counts()`` does the same in a thread pool,
     but waits for it in a loop that never sleeps: a core kept busy for the whole build, taken
     from Spark on a 2-core machine (docs/benchmarks.md#continuous-platform-soak)."""
     for event in invocation.stream():
-        count = row_count(invocation, event)
+        count = model_row_count(invocation, event)
         yield event if count is None else event.with_metadata({**event.metadata, ROW_COUNT: count})
 
 
-def row_count(invocation: DbtCliInvocation, event: Any) -> int | None:
+def model_row_count(invocation: DbtCliInvocation, event: Any) -> int | None:
     """The rows of the table a materialization event is about, or None: another event, a view
     (counting runs its query), or a count that failed (logged; it is metadata, not the run)."""
     if not isinstance(event, AssetMaterialization | Output) or invocation.adapter is None:
